@@ -1,0 +1,159 @@
+/*
+ * cli.c - shared helpers of the subcommands: messages, the home folder,
+ * option values, the progress bar.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../util/text.h"
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_usage_fail(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fprintf(stderr, "usage: %s\n", usage);
+    return 2;
+}
+
+int cli_fail_err(const struct error *err)
+{
+    fprintf(stderr, "error: %s\n", err->msg[0] ? err->msg : "unknown failure");
+    return 1;
+}
+
+static int mkdir_p(const char *path, struct error *err)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof(tmp))
+        return error_set(err, ERR_USAGE, "bad folder name '%s'", path);
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == '\0') {
+            char save = tmp[i];
+            tmp[i] = '\0';
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return error_set(err, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+            tmp[i] = save;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        return error_set(err, ERR_IO, "'%s' is not a folder", path);
+    return 0;
+}
+
+int cli_home_make(struct cli *c, struct error *err)
+{
+    static const char *subdirs[] = {"models", "reports", "logs"};
+    char p[4096];
+
+    if (mkdir_p(c->home, err))
+        return ERR_IO;
+    for (size_t i = 0; i < sizeof(subdirs) / sizeof(*subdirs); i++) {
+        cli_path(c, subdirs[i], p, sizeof(p));
+        if (mkdir_p(p, err))
+            return ERR_IO;
+    }
+    return 0;
+}
+
+void cli_path(const struct cli *c, const char *rel, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", c->home, rel);
+}
+
+void cli_db_path(const struct cli *c, char *out, size_t cap)
+{
+    cli_path(c, "movierec.db", out, cap);
+}
+
+int cli_is_help(const char *arg)
+{
+    return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+int cli_parse_count(const char *s, int64_t *out)
+{
+    int64_t v;
+    if (!s || text_parse_i64(s, strlen(s), &v) < 0 || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_tty(void)
+{
+    return isatty(STDERR_FILENO);
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void progress_begin(struct progress *p, const char *label, uint64_t total)
+{
+    memset(p, 0, sizeof(*p));
+    snprintf(p->label, sizeof(p->label), "%s", label);
+    p->total = total;
+    p->start = p->last = cli_now();
+    p->active = cli_tty();
+}
+
+void progress_update(struct progress *p, uint64_t done, uint64_t items)
+{
+    double now, frac, rate;
+    char bar[31];
+    int fill;
+
+    if (!p->active)
+        return;
+    now = cli_now();
+    if (now - p->last < 0.1)
+        return;
+    p->last = now;
+    frac = p->total ? (double)done / (double)p->total : 0;
+    if (frac > 1)
+        frac = 1;
+    fill = (int)(frac * 30);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[30] = '\0';
+    rate = now > p->start ? items / (now - p->start) : 0;
+    fprintf(stderr, "\r%-14s [%s] %3d%%  %.0f lines/s ", p->label, bar, (int)(frac * 100), rate);
+    fflush(stderr);
+}
+
+void progress_end(struct progress *p)
+{
+    if (p->active) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
