@@ -2,8 +2,9 @@
  * generate.c - the synthetic data set (see generate.h for the model).
  *
  * gen_model_new() draws every per-user and per-movie parameter: latent
- * vectors, biases, release years, popularity (with an alias table for
- * O(1) sampling) and the exact number of ratings of each user.
+ * vectors, biases, release years, popularity (movies are kept in
+ * popularity order, which makes sampling one exp() and keeps the popular
+ * ones in cache) and the exact number of ratings of each user.
  * gen_model_write() streams movies, links and users from the model, then
  * makes ratings and tags one user at a time (pick movies, score them, sort
  * by movie id) into 1 MiB buffers that go out with write(2).
@@ -26,7 +27,7 @@
 
 #define NGENRES 18
 
-#define POP_OFFSET 30.0   /* movie popularity ~ 1 / (rank + POP_OFFSET) */
+#define POP_OFFSET 30.0   /* movie popularity ~ 1 / (rank + POP_OFFSET), see sample_rank() */
 #define WATCH_BETA 0.7f   /* watch weight = popularity * exp(WATCH_BETA * clip(affinity)) */
 #define WATCH_CLIP 2.0f   /* affinity is clipped to +-WATCH_CLIP for watching */
 #define HEAVY_DIV 10      /* users with over movies/HEAVY_DIV ratings use the O(movies) pick */
@@ -34,6 +35,7 @@
 #define RATE_GAMMA 0.6    /* weight of the affinity in the score */
 #define RATE_NOISE 0.7
 #define MIN_PER_USER 20   /* real sets hold >= 20 ratings per user */
+#define PREFETCH 8        /* movie proposals drawn ahead of use */
 
 #define T_START 820454400LL  /* 1996-01-01 */
 #define T_END 1701302400LL   /* 2023-11-30 */
@@ -205,7 +207,7 @@ static const char *nouns[] = {
     "Empire", "Letter", "Stranger", "Highway", "Forest", "Moon", "Sky", "Machine", "Ghost",
     "Detective", "Soldier", "Daughter", "Brother", "Witness", "Game", "Season", "Voyage",
     "Echo", "Frontier", "Planet", "Wedding", "Song", "House", "Valley", "Affair", "Escape",
-    "Hunter", "Angel", "Queen", "Horizon", "Ocean", "Orchard", "Island", "Engine", "Alibi"};
+    "Hunter", "Angel", "Queen", "Horizon", "Ocean", "Orchard", "Lighthouse", "Engine", "Alibi"};
 #define NNOUN (int)(sizeof(nouns) / sizeof(*nouns))
 
 static const char *names[] = {"Jack", "Emma", "Max", "Lucy", "Oscar", "Nora",
@@ -248,9 +250,9 @@ struct gen_model {
     int32_t *ucount;   /* (nu) ratings each user gets */
     uint8_t *uflags;   /* (nu) USER_* */
     struct gmovie *movies; /* (nm) by popularity: movies[0] is the most watched */
-    int32_t *rank_of;      /* (nm) movie id - 1 -> index into movies */
-    double pop_l;          /* log((nm + POP_OFFSET) / POP_OFFSET) */
-    int32_t maxcount;      /* the largest ucount */
+    int32_t *rank_of;  /* (nm) movie id - 1 -> index into movies */
+    double pop_l;      /* log((nm + POP_OFFSET) / POP_OFFSET) */
+    int32_t maxcount;  /* the largest ucount */
     double tag_prob;   /* chance that a tagger tags a rated movie */
 };
 
@@ -323,12 +325,9 @@ void gen_model_free(struct gen_model *m)
     free(m);
 }
 
-/* A random order of 0..n-1. */
-static int32_t *permutation(struct rng *r, int64_t n)
+/* p[0..n) = a random order of 0..n-1 (Fisher-Yates). */
+static void permute(struct rng *r, int32_t *p, int64_t n)
 {
-    int32_t *p = malloc((size_t)n * sizeof(*p));
-    if (!p)
-        return NULL;
     for (int64_t i = 0; i < n; i++)
         p[i] = (int32_t)i;
     for (int64_t i = n - 1; i > 0; i--) {
@@ -337,10 +336,9 @@ static int32_t *permutation(struct rng *r, int64_t n)
         p[i] = p[j];
         p[j] = t;
     }
-    return p;
 }
 
-/* Up to k distinct genres weighted by w, as a bit mask. */
+/* k distinct genres, as common as in ml-25m, as a bit mask. */
 static uint32_t pick_genres(struct rng *r, int k)
 {
     double w[NGENRES];
@@ -387,7 +385,7 @@ static inline uint32_t sample_rank(const struct gen_model *m, struct rng *r)
     return k < (uint32_t)m->nm ? k : (uint32_t)m->nm - 1;
 }
 
-static int build_movies(struct gen_model *m)
+static void build_movies(struct gen_model *m)
 {
     struct rng r;
 
@@ -398,11 +396,7 @@ static int build_movies(struct gen_model *m)
 
     /* A random ranking of the movies by popularity. */
     rng_seed(&r, m->opt.seed, STREAM_MOVIES);
-    int32_t *perm = permutation(&r, m->nm);
-    if (!perm)
-        return -1;
-    memcpy(m->rank_of, perm, (size_t)m->nm * sizeof(*perm));
-    free(perm);
+    permute(&r, m->rank_of, m->nm);
     m->pop_l = log((m->nm + POP_OFFSET) / POP_OFFSET);
 
     for (int64_t i = 0; i < m->nm; i++) {
@@ -430,7 +424,6 @@ static int build_movies(struct gen_model *m)
         lp = mv->logpop + log((double)m->nm);
         mv->bias = (float)(gb + 0.3 * rng_normal(&r) + 0.05 * (lp < -3 ? -3 : lp > 6 ? 6 : lp));
     }
-    return 0;
 }
 
 /* Splits the ratings among users: everyone gets base = min(20, R/N), the
@@ -450,14 +443,14 @@ static int build_counts(struct gen_model *m)
     extra = m->opt.ratings - base * nu;
 
     rng_seed(&r, m->opt.seed, STREAM_COUNTS);
-    user_of_rank = permutation(&r, nu);
-    if (!user_of_rank)
-        return -1;
+    user_of_rank = malloc((size_t)nu * sizeof(*user_of_rank));
     x = calloc((size_t)nu, sizeof(*x)); /* extra of each rank */
-    if (!x) {
+    if (!user_of_rank || !x) {
         free(user_of_rank);
+        free(x);
         return -1;
     }
+    permute(&r, user_of_rank, nu);
     for (int64_t i = nu - 1; i >= 0; i--)
         wsuf += 1.0 / (i + kz);
     /* water filling: the top ranks that would pass the cap sit at it */
@@ -544,12 +537,11 @@ int gen_model_new(struct gen_model **out, const struct gen_options *o, struct er
     m->ubias = malloc(nu * sizeof(float));
     m->ucount = malloc(nu * sizeof(int32_t));
     m->uflags = malloc(nu);
-    m->movies = aligned_alloc(64, nm * sizeof(struct gmovie));
+    m->movies = aligned_alloc(64, (nm * sizeof(struct gmovie) + 63) / 64 * 64);
     m->rank_of = malloc(nm * sizeof(int32_t));
     if (!m->uvec || !m->ubias || !m->ucount || !m->uflags || !m->movies || !m->rank_of)
         goto nomem;
-    if (build_movies(m))
-        goto nomem;
+    build_movies(m);
     build_users(m);
     if (build_counts(m))
         goto nomem;
@@ -705,6 +697,7 @@ static const double pattern_cdf[11] = {0.20, 0.34, 0.52, 0.60, 0.64, 0.67,
 
 static void movie_title(const struct gen_model *m, int64_t id, char *out, size_t cap)
 {
+    const struct gmovie *mv = &m->movies[m->rank_of[id - 1]];
     struct rng r;
     char t[256];
     const char *a1, *a2, *n1, *n2, *n3, *nm;
@@ -736,10 +729,10 @@ static void movie_title(const struct gen_model *m, int64_t id, char *out, size_t
     case 10: snprintf(t, sizeof(t), "%s \"%s\" %s", a1, nm, n1); break;      /* inner quotes */
     default: snprintf(t, sizeof(t), "%s %s %d", a1, n1, 2 + (int)rng_below(&r, 3)); break;
     }
-    if (m->mflags[id - 1] & MOVIE_NOYEAR)
+    if (mv->flags & MOVIE_NOYEAR)
         snprintf(out, cap, "%s", t);
     else
-        snprintf(out, cap, "%s (%d)", t, m->myear[id - 1]);
+        snprintf(out, cap, "%s (%d)", t, mv->year);
 }
 
 static void write_movies(const struct gen_model *m, struct out *o)
@@ -747,7 +740,7 @@ static void write_movies(const struct gen_model *m, struct out *o)
     char title[300];
     for (int64_t id = 1; id <= m->nm; id++) {
         char *p = out_room(o);
-        uint32_t g = m->mgenres[id - 1];
+        uint32_t g = m->movies[m->rank_of[id - 1]].genres;
         int first = 1;
 
         movie_title(m, id, title, sizeof(title));
@@ -834,33 +827,24 @@ static void write_users(const struct gen_model *m, struct out *o)
 
 struct pick {
     int64_t t;
-    int32_t movie; /* 0-based */
+    int32_t movie; /* id - 1 */
     int32_t r2;    /* rating * 2 */
 };
 
 struct pkey {
     float k;
-    int32_t movie;
+    int32_t rank;
 };
 
 struct scratch {
     struct pick *picks; /* (maxcount) */
-    uint64_t *seen;     /* (nm bits) movies the current user has */
+    int32_t *ranks;     /* (maxcount) the ranks of the picks */
+    uint64_t *seen;     /* (nm bits, by rank) movies the current user has */
     struct pkey *keys;  /* (nm) only when some user is heavy */
 };
 
-static int cmp_pick(const void *a, const void *b)
+static void insertion_sort(struct pick *p, int64_t n)
 {
-    int32_t x = ((const struct pick *)a)->movie, y = ((const struct pick *)b)->movie;
-    return (x > y) - (x < y);
-}
-
-static void sort_picks(struct pick *p, int64_t n)
-{
-    if (n > 24) {
-        qsort(p, (size_t)n, sizeof(*p), cmp_pick);
-        return;
-    }
     for (int64_t i = 1; i < n; i++) {
         struct pick v = p[i];
         int64_t j = i;
@@ -870,6 +854,40 @@ static void sort_picks(struct pick *p, int64_t n)
         }
         p[j] = v;
     }
+}
+
+/* Sorts by movie (all distinct): quicksort, median of three, small runs
+ * by insertion; recursion only into the smaller side. */
+static void sort_picks(struct pick *p, int64_t n)
+{
+    while (n > 24) {
+        int64_t i = 0, j = n - 1;
+        int32_t x = p[0].movie, y = p[n / 2].movie, z = p[n - 1].movie;
+        int32_t pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        while (i <= j) {
+            while (p[i].movie < pivot)
+                i++;
+            while (p[j].movie > pivot)
+                j--;
+            if (i <= j) {
+                struct pick t = p[i];
+                p[i] = p[j];
+                p[j] = t;
+                i++;
+                j--;
+            }
+        }
+        /* now p[0..j] <= pivot <= p[i..n) */
+        if (j + 1 < n - i) {
+            sort_picks(p, j + 1);
+            p += i;
+            n -= i;
+        } else {
+            sort_picks(p + i, n - i);
+            n = j + 1;
+        }
+    }
+    insertion_sort(p, n);
 }
 
 /* Moves the k smallest keys of a[0..n) to a[0..k) (quickselect). */
@@ -905,96 +923,113 @@ static void select_smallest(struct pkey *a, int64_t n, int64_t k)
     }
 }
 
-static int32_t score(struct rng *r, double base, float aff, int half)
-{
-    double x = base + RATE_GAMMA * aff + RATE_NOISE * rng_normal(r);
-    int32_t v;
-    if (half) {
-        v = (int32_t)lround(x * 2);
-        return v < 1 ? 1 : v > 10 ? 10 : v;
-    }
-    v = (int32_t)lround(x);
-    return 2 * (v < 1 ? 1 : v > 5 ? 5 : v);
-}
-
 static inline float clipf(float x, float c)
 {
     return x < -c ? -c : x > c ? c : x;
 }
 
+/* The user's active stretch: [start, start + dur) seconds. */
+struct window {
+    double start, dur;
+};
+
+static struct window pick_window(struct rng *r, int64_t n)
+{
+    struct window w;
+    if (rng_unit(r) < 0.35)
+        w.dur = (double)n * (20 + (double)rng_below(r, 60)); /* one sitting */
+    else
+        w.dur = exp(log(3600.0) + rng_unit(r) * (log(10 * 365.0 * DAY) - log(3600.0)));
+    if (w.dur > (double)(T_END - T_START - DAY))
+        w.dur = (double)(T_END - T_START - DAY);
+    w.start = (double)T_START + rng_unit(r) * ((double)(T_END - T_START) - w.dur);
+    return w;
+}
+
+/* The i-th of n picks of movie mv, rated by a user with the given bias
+ * and affinity: its time (in order of picking, never before the movie
+ * came out) and score. */
+static void rate(struct pick *p, struct rng *r, const struct gmovie *mv, const struct window *w,
+                 int64_t i, int64_t n, double ubase, float aff, int half)
+{
+    int64_t t = (int64_t)(w->start + w->dur * ((double)i + rng_unit(r)) / (double)n);
+    double x = ubase + mv->bias + RATE_GAMMA * aff + RATE_NOISE * rng_normal(r);
+    int32_t v;
+
+    if (t < mv->release) {
+        int64_t room = T_END - mv->release;
+        if (room > 200 * DAY)
+            room = 200 * DAY;
+        t = mv->release + (int64_t)rng_below(r, (uint64_t)room + 1);
+    }
+    p->t = t;
+    p->movie = mv->id;
+    if (half) {
+        v = (int32_t)lround(x * 2);
+        p->r2 = v < 1 ? 1 : v > 10 ? 10 : v;
+    } else {
+        v = (int32_t)lround(x);
+        p->r2 = 2 * (v < 1 ? 1 : v > 5 ? 5 : v);
+    }
+}
+
 /* Picks n distinct movies for user u (0-based) in proportion to
- * popularity * exp(WATCH_BETA * clip(affinity)) and rates them. */
+ * popularity * exp(WATCH_BETA * clip(affinity)) and rates them into
+ * s->picks[0..n). */
 static void pick_movies(const struct gen_model *m, struct scratch *s, struct rng *r, int64_t u,
                         int64_t n)
 {
     const float *uv = m->uvec + u * GEN_DIMS;
-    double base = RATE_MU + m->ubias[u];
+    double ubase = RATE_MU + m->ubias[u];
     int half = m->uflags[u] & USER_HALF;
-    uint32_t nm = (uint32_t)m->nm;
+    struct window w = pick_window(r, n);
 
     if (n * HEAVY_DIV > m->nm) {
-        /* Efraimidis-Spirakis: the n smallest log(E)/w, E ~ Exp(1), are
-         * a weighted sample without replacement. */
-        for (uint32_t j = 0; j < nm; j++) {
+        /* Efraimidis-Spirakis: the n smallest log(E) - log(weight),
+         * E ~ Exp(1), are a weighted sample without replacement. */
+        for (int64_t j = 0; j < m->nm; j++) {
+            const struct gmovie *mv = &m->movies[j];
             float un = (float)(((rng_next(r) >> 40) + 0.5) * 0x1.0p-24);
-            float a = clipf(dot(uv, m->mvec + (size_t)j * GEN_DIMS), WATCH_CLIP);
-            s->keys[j].k = logf(-logf(un)) - m->mlogpop[j] - WATCH_BETA * a;
-            s->keys[j].movie = (int32_t)j;
+            float a = clipf(dot(uv, mv->vec), WATCH_CLIP);
+            s->keys[j].k = logf(-logf(un)) - mv->logpop - WATCH_BETA * a;
+            s->keys[j].rank = (int32_t)j;
         }
         select_smallest(s->keys, m->nm, n);
         for (int64_t i = 0; i < n; i++) {
-            int32_t j = s->keys[i].movie;
-            float a = dot(uv, m->mvec + (size_t)j * GEN_DIMS);
-            s->picks[i].movie = j;
-            s->picks[i].r2 = score(r, base + m->mbias[j], a, half);
+            const struct gmovie *mv = &m->movies[s->keys[i].rank];
+            rate(&s->picks[i], r, mv, &w, i, n, ubase, dot(uv, mv->vec), half);
         }
         return;
     }
-    for (int64_t i = 0; i < n;) {
-        uint64_t x = rng_next(r);
-        uint32_t j = (uint32_t)(((x >> 32) * nm) >> 32);
-        float coin = (float)(x & 0xFFFFFF) * 0x1.0p-24f;
-        float a, ac;
+    /* Popularity by inverse transform, then accept with the affinity
+     * weight over its largest value. Proposals are drawn PREFETCH ahead
+     * so that their cache lines are on the way when they are looked at. */
+    uint32_t ahead[PREFETCH];
+    for (int k = 0; k < PREFETCH; k++) {
+        ahead[k] = sample_rank(m, r);
+        __builtin_prefetch(&m->movies[ahead[k]]);
+    }
+    for (int64_t i = 0, h = 0; i < n; h = (h + 1) % PREFETCH) {
+        uint32_t j = ahead[h];
+        const struct gmovie *mv = &m->movies[j];
+        float a;
 
-        if (coin >= m->aprob[j])
-            j = (uint32_t)m->alias[j];
+        ahead[h] = sample_rank(m, r);
+        __builtin_prefetch(&m->movies[ahead[h]]);
+
         if (s->seen[j >> 6] & (1ULL << (j & 63)))
             continue;
-        a = dot(uv, m->mvec + (size_t)j * GEN_DIMS);
-        ac = clipf(a, WATCH_CLIP);
-        if ((float)rng_unit(r) >= expf(WATCH_BETA * (ac - WATCH_CLIP)))
+        a = dot(uv, mv->vec);
+        if ((float)rng_unit(r) >= expf(WATCH_BETA * (clipf(a, WATCH_CLIP) - WATCH_CLIP)))
             continue;
         s->seen[j >> 6] |= 1ULL << (j & 63);
-        s->picks[i].movie = (int32_t)j;
-        s->picks[i].r2 = score(r, base + m->mbias[j], a, half);
+        s->ranks[i] = (int32_t)j;
+        rate(&s->picks[i], r, mv, &w, i, n, ubase, a, half);
         i++;
     }
     for (int64_t i = 0; i < n; i++) {
-        uint32_t j = (uint32_t)s->picks[i].movie;
+        uint32_t j = (uint32_t)s->ranks[i];
         s->seen[j >> 6] &= ~(1ULL << (j & 63));
-    }
-}
-
-/* Times in the order of picking, within the user's active stretch, never
- * before the movie came out. */
-static void pick_times(const struct gen_model *m, struct pick *p, int64_t n, struct rng *r)
-{
-    double dur, start;
-    if (rng_unit(r) < 0.35)
-        dur = (double)n * (20 + (double)rng_below(r, 60)); /* one sitting */
-    else
-        dur = exp(log(3600.0) + rng_unit(r) * (log(10 * 365.0 * DAY) - log(3600.0)));
-    if (dur > (double)(T_END - T_START - DAY))
-        dur = (double)(T_END - T_START - DAY);
-    start = (double)T_START + rng_unit(r) * ((double)(T_END - T_START) - dur);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t t = (int64_t)(start + dur * ((double)i + rng_unit(r)) / (double)n);
-        int64_t rel = m->mrelease[p[i].movie];
-        if (t < rel) {
-            int64_t room = T_END - rel;
-            t = rel + (int64_t)rng_below(r, (uint64_t)(room < 200 * DAY ? room : 200 * DAY) + 1);
-        }
-        p[i].t = t;
     }
 }
 
@@ -1009,7 +1044,7 @@ static char *put_rating(char *p, int32_t r2)
 static void write_tags(const struct gen_model *m, struct out *o, struct rng *r, const char *uid,
                        size_t uidn, const struct pick *pk)
 {
-    uint32_t g = m->mgenres[pk->movie];
+    uint32_t g = m->movies[m->rank_of[pk->movie]].genres;
     const char *first = NULL;
     int ntags = rng_below(r, 3) == 0 ? 2 : 1;
 
@@ -1054,7 +1089,6 @@ static void write_ratings(const struct gen_model *m, struct scratch *s, struct o
 
         rng_seed(&r, m->opt.seed, STREAM_RATE | (uint64_t)(u + 1) << 8);
         pick_movies(m, s, &r, u, n);
-        pick_times(m, s->picks, n, &r);
         sort_picks(s->picks, n);
         uidn = (size_t)(put_u64(uid, (uint64_t)u + 1) - uid);
         uid[uidn++] = ',';
@@ -1140,10 +1174,11 @@ int gen_model_write(struct gen_model *m, const char *dir, struct error *err)
         return error_set(err, ERR_EXISTS, "'%s' already holds a data set (ratings.csv)", dir);
 
     s.picks = malloc((size_t)(m->maxcount ? m->maxcount : 1) * sizeof(*s.picks));
+    s.ranks = malloc((size_t)(m->maxcount ? m->maxcount : 1) * sizeof(*s.ranks));
     s.seen = calloc((size_t)(m->nm + 63) / 64, sizeof(*s.seen));
     if ((int64_t)m->maxcount * HEAVY_DIV > m->nm)
         s.keys = malloc((size_t)m->nm * sizeof(*s.keys));
-    if (!s.picks || !s.seen || ((int64_t)m->maxcount * HEAVY_DIV > m->nm && !s.keys)) {
+    if (!s.picks || !s.ranks || !s.seen || ((int64_t)m->maxcount * HEAVY_DIV > m->nm && !s.keys)) {
         rc = error_set(err, ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -1164,6 +1199,12 @@ int gen_model_write(struct gen_model *m, const char *dir, struct error *err)
     write_ratings(m, &s, &o[F_RATINGS], &o[F_TAGS]);
 
 done:
+    /* a write that failed on the way (the disk filled up) is the news,
+     * not the files that could not be flushed after it */
+    for (int i = 0; i < opened && !rc; i++)
+        if (o[i].werr)
+            rc = error_set(err, ERR_IO, "cannot write '%s': %s", o[i].path,
+                           strerror(o[i].werr));
     for (int i = 0; i < opened; i++) {
         int k = out_close(&o[i], rc ? NULL : err);
         if (!rc)
@@ -1181,6 +1222,7 @@ done:
         for (int i = 0; i < opened; i++)
             unlink(o[i].tmp);
     free(s.picks);
+    free(s.ranks);
     free(s.seen);
     free(s.keys);
     return rc;

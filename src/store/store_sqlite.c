@@ -4,6 +4,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <sqlite3.h>
@@ -236,6 +237,12 @@ int store_meta_get(struct store *s, const char *key, char *out, int cap, struct 
 #define MAX_INDEXES 64
 #define BATCH 65536
 
+struct rating_batch {
+    int64_t user[BATCH], movie[BATCH], time[BATCH];
+    double score[BATCH];
+    int n;
+};
+
 struct store_loader {
     sqlite3 *db;
     char *db_path, *tmp_path, *lock_path;
@@ -243,27 +250,39 @@ struct store_loader {
     sqlite3_stmt *ins_user, *ins_movie, *ins_genre, *ins_mg, *ins_rating, *ins_tag, *ins_meta;
     struct intset users, movies;
     /* Ratings wait in a batch and go in with one INSERT ... SELECT from the
-     * batch_vtab below: per-row bind/step costs twice as much. */
-    int64_t *b_user, *b_movie, *b_time; /* (BATCH,) */
-    double *b_score;                   /* (BATCH,) */
-    int nbatch;
+     * batch_vtab below (per-row bind/step costs twice as much), written by
+     * a thread of their own while the caller parses the next batch. The
+     * caller fills bat[fill]; the writer reads bat[!fill]. Every other use
+     * of db waits for the writer first (writer_wait), so one thread at a
+     * time touches the connection. */
+    struct rating_batch *bat[2];
+    int fill;
+    pthread_t writer;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int writer_started, pending, busy, quit;
+    int wrc;          /* the writer's first failure, ERR_OK while none */
+    struct error werr;
     /* Duplicate (user, movie) pairs are caught before SQLite sees them: in
      * order while the input is sorted by (user, movie), as the ml-latest
      * files are; with a set of every pair once it is not. */
     int64_t last_user, last_movie;
     int unsorted;
     struct intset pairs;
-    /* Per-movie counts and sums for movie_stats: ids sorted, stats beside. */
-    int64_t *st_id;
-    int64_t *st_n;
+    /* Per-movie counts and sums for movie_stats, indexed like the slots of
+     * `movies` when it had st_cap slots (st_id keeps the ids, so the stats
+     * survive the set growing). */
+    int64_t *st_id, *st_n;
     double *st_sum;
-    size_t nst;
+    size_t st_cap;
     int ngenres;
     char genre_name[MAX_GENRES][48];
     int nindex;
     char *index_sql[MAX_INDEXES]; /* dropped for the load, made again at the end */
     int64_t now;
 };
+
+static void writer_stop(struct store_loader *l);
 
 static char *str_concat(const char *a, const char *b)
 {
@@ -289,10 +308,9 @@ static void loader_free(struct store_loader *l)
     intset_free(&l->users);
     intset_free(&l->movies);
     intset_free(&l->pairs);
-    free(l->b_user);
-    free(l->b_movie);
-    free(l->b_time);
-    free(l->b_score);
+    writer_stop(l);
+    free(l->bat[0]);
+    free(l->bat[1]);
     free(l->st_id);
     free(l->st_n);
     free(l->st_sum);
@@ -433,18 +451,20 @@ static int bv_next(sqlite3_vtab_cursor *c)
 
 static int bv_eof(sqlite3_vtab_cursor *c)
 {
-    return ((struct batch_cursor *)c)->i >= BV_LOADER(c)->nbatch;
+    const struct store_loader *l = BV_LOADER(c);
+    return ((struct batch_cursor *)c)->i >= l->bat[!l->fill]->n;
 }
 
 static int bv_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
 {
     const struct store_loader *l = BV_LOADER(c);
+    const struct rating_batch *b = l->bat[!l->fill];
     int i = ((struct batch_cursor *)c)->i;
     switch (col) {
-    case 0: sqlite3_result_int64(ctx, l->b_user[i]); break;
-    case 1: sqlite3_result_int64(ctx, l->b_movie[i]); break;
-    case 2: sqlite3_result_double(ctx, l->b_score[i]); break;
-    default: sqlite3_result_int64(ctx, l->b_time[i]); break;
+    case 0: sqlite3_result_int64(ctx, b->user[i]); break;
+    case 1: sqlite3_result_int64(ctx, b->movie[i]); break;
+    case 2: sqlite3_result_double(ctx, b->score[i]); break;
+    default: sqlite3_result_int64(ctx, b->time[i]); break;
     }
     return SQLITE_OK;
 }
@@ -469,18 +489,104 @@ static const sqlite3_module batch_module = {
     .xRowid = bv_rowid,
 };
 
+/* ---- the writer thread ---------------------------------------------- */
+
+static void *writer_main(void *arg)
+{
+    struct store_loader *l = arg;
+
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->pending && !l->quit)
+            pthread_cond_wait(&l->cv, &l->mu);
+        if (!l->pending)
+            break; /* quit, and nothing left to write */
+        l->pending = 0;
+        l->busy = 1;
+        pthread_mutex_unlock(&l->mu);
+
+        int rc = sqlite3_step(l->ins_rating);
+        struct error e;
+        if (rc != SQLITE_DONE)
+            db_error(&e, l->db, "cannot write ratings");
+        sqlite3_reset(l->ins_rating);
+
+        pthread_mutex_lock(&l->mu);
+        if (rc != SQLITE_DONE && l->wrc == ERR_OK) {
+            l->wrc = e.code;
+            l->werr = e;
+        }
+        l->busy = 0;
+        pthread_cond_broadcast(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+static int writer_start(struct store_loader *l, struct error *err)
+{
+    if (pthread_mutex_init(&l->mu, NULL) != 0)
+        return error_set(err, ERR_NOMEM, "cannot start the import's writer");
+    if (pthread_cond_init(&l->cv, NULL) != 0) {
+        pthread_mutex_destroy(&l->mu);
+        return error_set(err, ERR_NOMEM, "cannot start the import's writer");
+    }
+    if (pthread_create(&l->writer, NULL, writer_main, l) != 0) {
+        pthread_cond_destroy(&l->cv);
+        pthread_mutex_destroy(&l->mu);
+        return error_set(err, ERR_NOMEM, "cannot start the import's writer");
+    }
+    l->writer_started = 1;
+    return 0;
+}
+
+/* Waits until the writer holds no batch; returns its failure, if any. */
+static int writer_wait(struct store_loader *l, struct error *err)
+{
+    int rc;
+    if (!l->writer_started)
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    while (l->pending || l->busy)
+        pthread_cond_wait(&l->cv, &l->mu);
+    rc = l->wrc;
+    if (rc && err)
+        *err = l->werr;
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+static void writer_stop(struct store_loader *l)
+{
+    if (!l->writer_started)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->quit = 1;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->writer, NULL);
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->mu);
+    l->writer_started = 0;
+}
+
+/* Hands the filled batch to the writer and starts filling the other. */
 static int flush_ratings(struct store_loader *l, struct error *err)
 {
     int rc;
-    if (l->nbatch == 0)
-        return 0;
-    rc = sqlite3_step(l->ins_rating);
-    sqlite3_reset(l->ins_rating);
-    if (rc != SQLITE_DONE)
-        return db_error(err, l->db, "cannot write ratings");
-    l->nbatch = 0;
+    if (l->bat[l->fill]->n == 0)
+        return writer_wait(l, err);
+    if ((rc = writer_wait(l, err)))
+        return rc;
+    pthread_mutex_lock(&l->mu);
+    l->fill = !l->fill;
+    l->bat[l->fill]->n = 0;
+    l->pending = 1;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
     return 0;
 }
+
 
 int store_loader_begin(struct store_loader **out, const char *db_path, struct error *err)
 {
@@ -532,14 +638,13 @@ int store_loader_begin(struct store_loader **out, const char *db_path, struct er
         db_error(err, l->db, "cannot prepare the import");
         goto fail;
     }
-    l->b_user = malloc(BATCH * sizeof(*l->b_user));
-    l->b_movie = malloc(BATCH * sizeof(*l->b_movie));
-    l->b_time = malloc(BATCH * sizeof(*l->b_time));
-    l->b_score = malloc(BATCH * sizeof(*l->b_score));
-    if (!l->b_user || !l->b_movie || !l->b_time || !l->b_score) {
+    l->bat[0] = malloc(sizeof(*l->bat[0]));
+    l->bat[1] = malloc(sizeof(*l->bat[1]));
+    if (!l->bat[0] || !l->bat[1]) {
         error_set(err, ERR_NOMEM, "out of memory");
         goto fail;
     }
+    l->bat[0]->n = l->bat[1]->n = 0;
     if (prepare(l, &l->ins_user,
                 "INSERT INTO users (id, name, gender, age, occupation, zip, created)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)", err) ||
@@ -555,7 +660,7 @@ int store_loader_begin(struct store_loader **out, const char *db_path, struct er
                 err) ||
         prepare(l, &l->ins_meta, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", err))
         goto fail;
-    if (exec(l->db, "BEGIN", "cannot start the import", err))
+    if (exec(l->db, "BEGIN", "cannot start the import", err) || writer_start(l, err))
         goto fail;
     *out = l;
     return 0;
@@ -583,7 +688,10 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
 
 static int step_insert(struct store_loader *l, sqlite3_stmt *st, struct error *err)
 {
-    int rc = sqlite3_step(st);
+    int rc = writer_wait(l, err);
+    if (rc)
+        return rc;
+    rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
         return 0;
@@ -683,19 +791,13 @@ static int check_refs(struct store_loader *l, int64_t user, int64_t movie, struc
     return 0;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* (Re)builds the sorted movie id array for movie_stats, keeping counts. */
+/* Makes the stats arrays match the slots of l->movies again. */
 static int stats_rebuild(struct store_loader *l, struct error *err)
 {
-    size_t n = l->movies.len, k = 0;
-    int64_t *id = malloc((n ? n : 1) * sizeof(*id));
-    int64_t *cnt = calloc(n ? n : 1, sizeof(*cnt));
-    double *sum = calloc(n ? n : 1, sizeof(*sum));
+    size_t cap = l->movies.cap;
+    int64_t *id = calloc(cap ? cap : 1, sizeof(*id));
+    int64_t *cnt = calloc(cap ? cap : 1, sizeof(*cnt));
+    double *sum = calloc(cap ? cap : 1, sizeof(*sum));
 
     if (!id || !cnt || !sum) {
         free(id);
@@ -703,22 +805,20 @@ static int stats_rebuild(struct store_loader *l, struct error *err)
         free(sum);
         return error_set(err, ERR_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < l->movies.cap; i++)
-        if (l->movies.slot[i])
-            id[k++] = l->movies.slot[i];
-    qsort(id, k, sizeof(*id), cmp_i64);
-    for (size_t i = 0; i < l->nst; i++) {
-        int64_t *hit = bsearch(&l->st_id[i], id, k, sizeof(*id), cmp_i64);
-        cnt[hit - id] = l->st_n[i];
-        sum[hit - id] = l->st_sum[i];
-    }
+    memcpy(id, l->movies.slot, cap * sizeof(*id));
+    for (size_t i = 0; i < l->st_cap; i++)
+        if (l->st_n[i]) {
+            long k = intset_find(&l->movies, l->st_id[i]);
+            cnt[k] = l->st_n[i];
+            sum[k] = l->st_sum[i];
+        }
     free(l->st_id);
     free(l->st_n);
     free(l->st_sum);
     l->st_id = id;
     l->st_n = cnt;
     l->st_sum = sum;
-    l->nst = k;
+    l->st_cap = cap;
     return 0;
 }
 
@@ -729,7 +829,7 @@ static int go_unsorted(struct store_loader *l, struct error *err)
     int rc;
 
     l->unsorted = 1;
-    if (flush_ratings(l, err))
+    if (flush_ratings(l, err) || writer_wait(l, err))
         return ERR_DB;
     if (sqlite3_prepare_v2(l->db, "SELECT user_id, movie_id FROM ratings", -1, &st, NULL) != SQLITE_OK)
         return db_error(err, l->db, "cannot read ratings");
@@ -747,11 +847,14 @@ static int go_unsorted(struct store_loader *l, struct error *err)
 int store_loader_rating(struct store_loader *l, int64_t user, int64_t movie, double score,
                         int64_t time, struct error *err)
 {
-    int64_t *hit;
+    long slot;
     int rc;
 
-    if ((rc = check_refs(l, user, movie, err)))
-        return rc;
+    if (user != l->last_user && !intset_has(&l->users, user))
+        return error_set(err, ERR_NOTFOUND, "unknown user %lld", (long long)user);
+    slot = intset_find(&l->movies, movie);
+    if (slot < 0)
+        return error_set(err, ERR_NOTFOUND, "unknown movie %lld", (long long)movie);
     if (!(score >= 0.5 && score <= 5))
         return error_set(err, ERR_PARSE, "rating %g is outside 0.5..5", score);
     if (!l->unsorted && (user < l->last_user || (user == l->last_user && movie < l->last_movie)) &&
@@ -771,20 +874,19 @@ int store_loader_rating(struct store_loader *l, int64_t user, int64_t movie, dou
         l->last_user = user;
         l->last_movie = movie;
     }
-    hit = l->nst ? bsearch(&movie, l->st_id, l->nst, sizeof(*l->st_id), cmp_i64) : NULL;
-    if (!hit) {
-        if ((rc = stats_rebuild(l, err)))
-            return rc;
-        hit = bsearch(&movie, l->st_id, l->nst, sizeof(*l->st_id), cmp_i64);
+    if (l->st_cap != l->movies.cap && (rc = stats_rebuild(l, err)))
+        return rc;
+    l->st_n[slot]++;
+    l->st_sum[slot] += score;
+    {
+        struct rating_batch *b = l->bat[l->fill];
+        b->user[b->n] = user;
+        b->movie[b->n] = movie;
+        b->score[b->n] = score;
+        b->time[b->n] = time;
+        if (++b->n == BATCH)
+            return flush_ratings(l, err);
     }
-    l->st_n[hit - l->st_id]++;
-    l->st_sum[hit - l->st_id] += score;
-    l->b_user[l->nbatch] = user;
-    l->b_movie[l->nbatch] = movie;
-    l->b_score[l->nbatch] = score;
-    l->b_time[l->nbatch] = time;
-    if (++l->nbatch == BATCH)
-        return flush_ratings(l, err);
     return 0;
 }
 
@@ -865,7 +967,7 @@ static int write_movie_stats(struct store_loader *l, struct error *err)
                            "INSERT INTO movie_stats (movie_id, ratings, score_sum) VALUES (?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(err, l->db, "cannot write movie stats");
-    for (size_t i = 0; i < l->nst; i++) {
+    for (size_t i = 0; i < l->st_cap; i++) {
         if (!l->st_n[i])
             continue;
         sqlite3_bind_int64(st, 1, l->st_id[i]);
@@ -887,9 +989,11 @@ int store_loader_finish(struct store_loader *l, struct error *err)
     int rc = ERR_DB;
 
     snprintf(ts, sizeof(ts), "%lld", (long long)l->now);
-    if (flush_ratings(l, err) || store_loader_meta(l, "imported_at", ts, err) ||
+    if (flush_ratings(l, err) || writer_wait(l, err) ||
+        store_loader_meta(l, "imported_at", ts, err) ||
         write_movie_stats(l, err))
         goto fail;
+    writer_stop(l); /* every batch is in; the connection is ours alone now */
     if (exec(l->db, "INSERT INTO movies_fts(movies_fts) VALUES ('rebuild')",
              "cannot build the title index", err) ||
         exec(l->db, "COMMIT", "cannot finish the import", err))
@@ -897,8 +1001,7 @@ int store_loader_finish(struct store_loader *l, struct error *err)
     for (int i = 0; i < l->nindex; i++)
         if (exec(l->db, l->index_sql[i], "cannot build the indexes", err))
             goto fail;
-    if (exec(l->db, "PRAGMA foreign_key_check", "cannot check the import", err) ||
-        exec(l->db, "PRAGMA ignore_check_constraints = OFF; PRAGMA analysis_limit = 2000; ANALYZE",
+    if (exec(l->db, "PRAGMA ignore_check_constraints = OFF; PRAGMA analysis_limit = 2000; ANALYZE",
              "cannot analyze the store", err) ||
         exec(l->db, "PRAGMA locking_mode = NORMAL; PRAGMA journal_mode = WAL",
              "cannot finish the import", err))
@@ -940,6 +1043,7 @@ void store_loader_abort(struct store_loader *l)
 {
     if (!l)
         return;
+    writer_stop(l);
     {
         sqlite3_stmt *sts[] = {l->ins_user, l->ins_movie, l->ins_genre, l->ins_mg,
                                l->ins_rating, l->ins_tag, l->ins_meta};

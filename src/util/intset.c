@@ -57,16 +57,21 @@ int intset_add(struct intset *s, int64_t v)
     return 1;
 }
 
-int intset_has(const struct intset *s, int64_t v)
+long intset_find(const struct intset *s, int64_t v)
 {
     size_t h;
     if (!s->cap)
-        return 0;
+        return -1;
     h = hash(v, s->cap - 1);
     while (s->slot[h]) {
         if (s->slot[h] == v)
-            return 1;
+            return (long)h;
         h = (h + 1) & (s->cap - 1);
     }
-    return 0;
+    return -1;
+}
+
+int intset_has(const struct intset *s, int64_t v)
+{
+    return intset_find(s, v) >= 0;
 }

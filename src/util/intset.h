@@ -20,5 +20,8 @@ void intset_free(struct intset *s);
  * v must be > 0. */
 int intset_add(struct intset *s, int64_t v);
 int intset_has(const struct intset *s, int64_t v);
+/* The slot index of v in s->slot, or -1 if absent. Slots stay put until the
+ * next intset_add() that grows the table (s->cap changes). */
+long intset_find(const struct intset *s, int64_t v);
 
 #endif
