@@ -63,8 +63,10 @@ static int open_file(struct imp *im, const char *name, int required, const char 
     snprintf(path, sizeof(path), "%s/%s", im->dir, name);
     im->file = name;
     if (lines_open(&im->in, path, name, err)) {
-        if (!required && access(path, F_OK) != 0)
+        if (!required && access(path, F_OK) != 0) {
+            error_clear(err);
             return 1; /* absent and optional */
+        }
         if (needs)
             error_prefix(err, "%s needs %s", ml_format_name(im->rep->format), needs);
         return -1;

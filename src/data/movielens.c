@@ -238,7 +238,9 @@ int ml_split_title(const char *raw, size_t n, char *out, size_t cap)
                              (int)(mainlen - al - 2), raw, (int)(n - restoff), raw + restoff);
             if (k < 0)
                 k = 0;
-            text_copy(out, cap, tmp, (size_t)k < sizeof(tmp) ? (size_t)k : sizeof(tmp) - 1);
+            if ((size_t)k >= sizeof(tmp)) /* snprintf may have cut a character */
+                k = (int)text_utf8_complete(tmp, sizeof(tmp) - 1);
+            text_copy(out, cap, tmp, (size_t)k);
             return year;
         }
     }
@@ -558,7 +560,10 @@ int mll_parse_link(const struct csv_field *f, int nf, struct ml_link *l, struct 
     if (parse_id(f[0].s, f[0].n, "movie id", &l->movie, err))
         return ERR_PARSE;
     if (f[1].n > 0) {
-        if (f[1].n > 10 || text_parse_i64(f[1].s, f[1].n, &v) < 0 || v < 0)
+        int digits = f[1].n <= 10;
+        for (size_t i = 0; i < f[1].n && digits; i++)
+            digits = f[1].s[i] >= '0' && f[1].s[i] <= '9';
+        if (!digits)
             return error_set(err, ERR_PARSE, "IMDb id '%s' is not a number",
                              show(f[1].s, f[1].n, b, sizeof(b)));
         snprintf(l->imdb_id, sizeof(l->imdb_id), "tt%.*s", (int)f[1].n, f[1].s);

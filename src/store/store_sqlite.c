@@ -703,14 +703,11 @@ static int step_insert(struct store_loader *l, sqlite3_stmt *st, struct error *e
 int store_loader_user(struct store_loader *l, const struct loader_user *u, struct error *err)
 {
     char name[32], g[2] = {u->gender, 0};
-    int added;
+    int rc;
 
     if (u->id < 1)
         return error_set(err, ERR_PARSE, "user id %lld is not positive", (long long)u->id);
-    added = intset_add(&l->users, u->id);
-    if (added < 0)
-        return error_set(err, ERR_NOMEM, "out of memory");
-    if (added == 0)
+    if (intset_has(&l->users, u->id))
         return error_set(err, ERR_EXISTS, "user %lld appears twice", (long long)u->id);
     snprintf(name, sizeof(name), "user%lld", (long long)u->id);
     sqlite3_bind_int64(l->ins_user, 1, u->id);
@@ -723,16 +720,28 @@ int store_loader_user(struct store_loader *l, const struct loader_user *u, struc
     bind_text_or_null(l->ins_user, 5, u->occupation);
     bind_text_or_null(l->ins_user, 6, u->zip);
     sqlite3_bind_int64(l->ins_user, 7, l->now);
-    return step_insert(l, l->ins_user, err);
+    if ((rc = step_insert(l, l->ins_user, err)))
+        return rc;
+    if (intset_add(&l->users, u->id) < 0)
+        return error_set(err, ERR_NOMEM, "out of memory");
+    return 0;
 }
 
-static int genre_id(struct store_loader *l, const char *name, struct error *err)
+static int genre_find(const struct store_loader *l, const char *name)
 {
     for (int i = 0; i < l->ngenres; i++)
         if (!strcmp(l->genre_name[i], name))
             return i + 1;
-    if (l->ngenres == MAX_GENRES)
-        return error_set(err, ERR_PARSE, "more than %d different genres", MAX_GENRES), -1;
+    return 0;
+}
+
+/* The id of a genre, adding it if new; store_loader_movie() has checked
+ * that there is room. */
+static int genre_id(struct store_loader *l, const char *name, struct error *err)
+{
+    int id = genre_find(l, name);
+    if (id)
+        return id;
     text_copy(l->genre_name[l->ngenres], sizeof(l->genre_name[0]), name, strlen(name));
     l->ngenres++;
     sqlite3_bind_int(l->ins_genre, 1, l->ngenres);
@@ -744,17 +753,19 @@ static int genre_id(struct store_loader *l, const char *name, struct error *err)
 
 int store_loader_movie(struct store_loader *l, const struct loader_movie *m, struct error *err)
 {
-    int added, rc;
+    int rc, fresh = 0;
 
     if (m->id < 1)
         return error_set(err, ERR_PARSE, "movie id %lld is not positive", (long long)m->id);
     if (!m->title || !*m->title)
         return error_set(err, ERR_PARSE, "movie %lld has no title", (long long)m->id);
-    added = intset_add(&l->movies, m->id);
-    if (added < 0)
-        return error_set(err, ERR_NOMEM, "out of memory");
-    if (added == 0)
+    if (intset_has(&l->movies, m->id))
         return error_set(err, ERR_EXISTS, "movie %lld appears twice", (long long)m->id);
+    /* Check everything that can refuse the movie before writing any of it. */
+    for (int i = 0; i < m->ngenres; i++)
+        fresh += !genre_find(l, m->genres[i]);
+    if (l->ngenres + fresh > MAX_GENRES)
+        return error_set(err, ERR_PARSE, "more than %d different genres", MAX_GENRES);
     sqlite3_bind_int64(l->ins_movie, 1, m->id);
     sqlite3_bind_text(l->ins_movie, 2, m->title, -1, SQLITE_STATIC);
     if (m->year > 0)
@@ -773,12 +784,14 @@ int store_loader_movie(struct store_loader *l, const struct loader_movie *m, str
     for (int i = 0; i < m->ngenres; i++) {
         int gid = genre_id(l, m->genres[i], err);
         if (gid < 0)
-            return err ? (int)err->code : ERR_DB;
+            return err ? (int)err->code : ERR_DB; /* only ERR_DB/ERR_NOMEM get here */
         sqlite3_bind_int64(l->ins_mg, 1, m->id);
         sqlite3_bind_int(l->ins_mg, 2, gid);
         if ((rc = step_insert(l, l->ins_mg, err)))
-            return rc;
+            return rc == ERR_PARSE ? ERR_DB : rc;
     }
+    if (intset_add(&l->movies, m->id) < 0)
+        return error_set(err, ERR_NOMEM, "out of memory");
     return 0;
 }
 

@@ -127,6 +127,21 @@ size_t text_latin1_to_utf8(char *out, size_t cap, const char *s, size_t n)
     return o;
 }
 
+size_t text_utf8_complete(const char *s, size_t n)
+{
+    size_t i = n, lead, need;
+    /* back up over at most three continuation bytes to the lead byte */
+    while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0)
+        return n;
+    lead = (unsigned char)s[i - 1];
+    if (lead < 0xC0)
+        return n; /* ASCII, or no lead byte to judge by */
+    need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    return n - (i - 1) >= need ? n : i - 1;
+}
+
 size_t text_copy(char *out, size_t cap, const char *s, size_t n)
 {
     if (cap == 0)

@@ -30,6 +30,10 @@ size_t text_latin1_to_utf8(char *out, size_t cap, const char *s, size_t n);
  * character boundary if needed). Returns the length written. */
 size_t text_copy(char *out, size_t cap, const char *s, size_t n);
 
+/* The length of s[0..n) without a multi-byte character cut short at its
+ * end (for text that was truncated). */
+size_t text_utf8_complete(const char *s, size_t n);
+
 /* Trims ASCII white space at both ends of *s and *n in place. */
 void text_trim(const char **s, size_t *n);
 

@@ -316,6 +316,33 @@ static void test_skip_bad(void **state)
     assert_int_equal(q(f, "SELECT count(*) FROM ratings"), 4);
 }
 
+static void test_too_many_genres(void **state)
+{
+    struct fx *f = *state;
+    struct import_report rep;
+    struct error err;
+    char movies[65536];
+    size_t n = (size_t)snprintf(movies, sizeof(movies), "movieId,title,genres\n");
+
+    /* 9 movies with 32 new genres each: the 9th crosses the limit of 256 */
+    for (int m = 1; m <= 9; m++) {
+        n += (size_t)snprintf(movies + n, sizeof(movies) - n, "%d,Film %d (2000),", m, m);
+        for (int g = 0; g < 32; g++)
+            n += (size_t)snprintf(movies + n, sizeof(movies) - n, "%sG%d_%d", g ? "|" : "", m, g);
+        n += (size_t)snprintf(movies + n, sizeof(movies) - n, "\n");
+    }
+    tu_write(f->dir, "movies.csv", movies, n);
+    tu_write(f->dir, "ratings.csv", "userId,movieId,rating,timestamp\n1,8,4.0,1\n1,9,4.0,1\n",
+             (size_t)-1);
+    assert_int_equal(import(f, 1, &rep, &err), 0);
+    assert_int_equal(rep.movies, 8);
+    assert_int_equal(rep.skipped, 2); /* the movie, and the rating of it */
+    assert_string_equal(rep.shown[0], "movies.csv:10: more than 256 different genres");
+    assert_string_equal(rep.shown[1], "ratings.csv:3: unknown movie 9");
+    assert_int_equal(q(f, "SELECT count(*) FROM movies"), 8);
+    assert_int_equal(q(f, "SELECT count(*) FROM genres"), 256);
+}
+
 static void test_unsorted_duplicates(void **state)
 {
     struct fx *f = *state;
@@ -453,6 +480,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crlf_and_bom, setup, teardown),
         cmocka_unit_test_setup_teardown(test_skip_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsorted_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_genres, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loader_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_ml100k, setup, teardown),

@@ -126,6 +126,14 @@ static void test_titles(void **state)
     assert_string_equal(t, "Stranger Things");
     assert_int_equal(ml_split_title("1984 (1956)", 11, t, sizeof(t)), 1956);
     assert_string_equal(t, "1984");
+    {
+        /* moving the article must not cut a character in half */
+        char raw[1100], big[2048];
+        memset(raw, 'a', 1018);
+        memcpy(raw + 1018, "\xc3\xa9, The", 8);
+        ml_split_title(raw, 1026, big, sizeof(big));
+        assert_true(text_utf8_valid(big, strlen(big)));
+    }
 }
 
 static char genre_names[19][48] = {"unknown", "Action", "Adventure", "Animation", "Children's",
@@ -247,6 +255,8 @@ static void test_ml_latest(void **state)
     assert_int_equal(lk.tmdb_id, 862);
     assert_int_equal(mll((mll_fn)mll_parse_link, "791,0113610,", &lk, &err), 0);
     assert_int_equal(lk.tmdb_id, 0);
+    assert_int_equal(mll((mll_fn)mll_parse_link, "1,+123,", &lk, &err), ERR_PARSE);
+    assert_string_equal(err.msg, "IMDb id '+123' is not a number");
 
     assert_int_equal(mll((mll_fn)mll_parse_user, "5,F,33,writer", &u, &err), 0);
     assert_int_equal(u.age, 33);
