@@ -8,7 +8,7 @@
 #   make WERROR=1           warnings are errors (CI does this)
 
 CC ?= cc
-PKGS := sqlite3 libcurl libarchive libcrypto
+PKGS := sqlite3 libcurl libarchive libcrypto openblas jansson
 OPT ?= -O2
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -pthread \
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
@@ -30,7 +30,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -lm -pthread
 
-LIB_SRC := $(wildcard src/util/*.c src/data/*.c src/store/*.c)
+LIB_SRC := $(wildcard src/util/*.c src/data/*.c src/store/*.c src/nn/*.c src/model/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

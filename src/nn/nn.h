@@ -161,11 +161,14 @@ static inline void word_embedding_backward(float *dtable /* (V, C) */,
 /* t reaching the max. When L < K there is no window: out = 0 and       */
 /* argmax = -1 (the backward then does nothing for that (b, f)).        */
 
-/* Floats of scratch the fast forward needs: B*T*(C*K + F) (0 when T<1). */
+/* Floats of scratch for the fast paths of both passes (0 when T < 1):
+ * max(F*C*K + B*T*(C*K + F), 2*F*C*K). One buffer per thread; it holds
+ * nothing between calls. */
 size_t conv1d_workspace_floats(int B, int L, int C, int F, int K);
-/* Fast path: im2col into work as (B*T, C*K), flattened c*K + k to match
- * w viewed as (F, C*K), then one sgemm to (B*T, F) in work and the max
- * over t. work == NULL falls back to the naive loops. */
+/* Fast path: w transposed into work as (F, K*C) (column k*C + c), so each
+ * im2col row is the contiguous window x[b, t:t+K, :]; the (B*T, K*C)
+ * im2col matrix and the (B*T, F) result of one sgemm also live in work;
+ * then the max over t. work == NULL falls back to the naive loops. */
 void conv1d_maxpool_relu_forward(float *out /* (B, F) */, int *argmax /* (B, F) */,
                                  float *work /* conv1d_workspace_floats() or NULL */,
                                  const float *x /* (B, L, C) */, const float *w /* (F, C, K) */,
@@ -177,13 +180,17 @@ void conv1d_maxpool_relu_forward_naive(float *out /* (B, F) */, int *argmax /* (
                                        const float *bias /* (F,) */, int B, int L, int C, int F,
                                        int K);
 /* Routes dout[b,f] through window argmax[b,f] only, and only where
- * out[b,f] > 0. dx is overwritten (skipped when NULL); dw and db
- * accumulate. */
+ * out[b,f] > 0. dx, dw and db all ACCUMULATE (dx unlike matmul's din:
+ * the convolutions of every window size read the same word embeddings,
+ * so zero dx once and run each backward into it); dx may be NULL. work
+ * (conv1d_workspace_floats(), or NULL for slower strided loops) lets the
+ * inner loops run over contiguous (K*C) windows. */
 void conv1d_maxpool_relu_backward(float *dx /* (B, L, C) or NULL */, float *dw /* (F, C, K) */,
-                                  float *db /* (F,) */, const float *dout /* (B, F) */,
-                                  const int *argmax /* (B, F) */, const float *x /* (B, L, C) */,
-                                  const float *w /* (F, C, K) */, const float *out /* (B, F) */,
-                                  int B, int L, int C, int F, int K);
+                                  float *db /* (F,) */, float *work /* see above, or NULL */,
+                                  const float *dout /* (B, F) */, const int *argmax /* (B, F) */,
+                                  const float *x /* (B, L, C) */, const float *w /* (F, C, K) */,
+                                  const float *out /* (B, F) */, int B, int L, int C, int F,
+                                  int K);
 
 /* ------------------------------------------------------------------ */
 /* Dropout (inverted): kept values are scaled by 1/(1-p) in training;   */

@@ -162,7 +162,22 @@ size_t conv1d_workspace_floats(int B, int L, int C, int F, int K)
     int T = L - K + 1;
     if (B <= 0 || T <= 0 || C <= 0 || F <= 0 || K <= 0)
         return 0;
-    return (size_t)B * (size_t)T * ((size_t)C * (size_t)K + (size_t)F);
+    size_t fck = (size_t)F * C * K;
+    size_t fwd = fck + (size_t)B * (size_t)T * ((size_t)C * (size_t)K + (size_t)F);
+    return fwd > 2 * fck ? fwd : 2 * fck;
+}
+
+/* wt[f, k*C + c] = w[f, c, k]: each filter in the order of a window of x. */
+static void transpose_filters(float *restrict wt /* (F, K*C) */,
+                              const float *restrict w /* (F, C, K) */, int C, int F, int K)
+{
+    for (int f = 0; f < F; f++) {
+        const float *wf = w + (size_t)f * C * K;
+        float *tf = wt + (size_t)f * C * K;
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < C; c++)
+                tf[(size_t)k * C + c] = wf[(size_t)c * K + k];
+    }
 }
 
 static void no_window(float *out, int *argmax, int B, int F)
@@ -218,20 +233,18 @@ void conv1d_maxpool_relu_forward(float *restrict out, int *restrict argmax, floa
     }
     const int CK = C * K;
     const size_t rows = (size_t)B * T;
-    float *col = work;              /* (B*T, C*K), column c*K + k */
-    float *z = work + rows * CK;    /* (B*T, F) */
+    float *wt = work;                  /* (F, K*C) */
+    float *col = wt + (size_t)F * CK;  /* (B*T, K*C) */
+    float *z = col + rows * CK;        /* (B*T, F) */
 
+    transpose_filters(wt, w, C, F, K);
     for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            float *dst = col + ((size_t)b * T + t) * CK;
-            const float *src = x + ((size_t)b * L + t) * C; /* (K, C) window */
-            for (int c = 0; c < C; c++)
-                for (int k = 0; k < K; k++)
-                    dst[c * K + k] = src[(size_t)k * C + c];
-        }
+        for (int t = 0; t < T; t++)
+            memcpy(col + ((size_t)b * T + t) * CK, x + ((size_t)b * L + t) * C,
+                   (size_t)CK * sizeof(*col));
     for (size_t r = 0; r < rows; r++)
         memcpy(z + r * F, bias, (size_t)F * sizeof(*z));
-    nn_sgemm(0, 1, (int)rows, F, CK, 1.0f, col, CK, w, CK, 1.0f, z, F);
+    nn_sgemm(0, 1, (int)rows, F, CK, 1.0f, col, CK, wt, CK, 1.0f, z, F);
 
     for (int b = 0; b < B; b++) {
         const float *zb = z + (size_t)b * T * F;
@@ -253,31 +266,55 @@ void conv1d_maxpool_relu_forward(float *restrict out, int *restrict argmax, floa
 }
 
 void conv1d_maxpool_relu_backward(float *restrict dx, float *restrict dw, float *restrict db,
-                                  const float *restrict dout, const int *restrict argmax,
-                                  const float *restrict x, const float *restrict w,
-                                  const float *restrict out, int B, int L, int C, int F, int K)
+                                  float *restrict work, const float *restrict dout,
+                                  const int *restrict argmax, const float *restrict x,
+                                  const float *restrict w, const float *restrict out, int B,
+                                  int L, int C, int F, int K)
 {
-    if (dx)
-        memset(dx, 0, (size_t)B * L * C * sizeof(*dx));
+    const int CK = C * K;
+    float *wt = NULL, *dwt = NULL; /* (F, K*C) each, in work */
+
+    if (L - K + 1 <= 0)
+        return;
+    if (work) {
+        wt = work;
+        dwt = work + (size_t)F * CK;
+        transpose_filters(wt, w, C, F, K);
+        memset(dwt, 0, (size_t)F * CK * sizeof(*dwt));
+    }
     for (int b = 0; b < B; b++)
         for (int f = 0; f < F; f++) {
             size_t bf = (size_t)b * F + f;
             int t = argmax[bf];
             if (t < 0 || t > L - K || !(out[bf] > 0.0f))
                 continue;
-            float g = dout[bf];
+            const float g = dout[bf];
             const float *xw = x + ((size_t)b * L + t) * C; /* (K, C) window */
-            const float *wf = w + (size_t)f * C * K;       /* (C, K) */
-            float *dwf = dw + (size_t)f * C * K;
+            float *dxw = dx ? dx + ((size_t)b * L + t) * C : NULL;
             db[f] += g;
+            if (work) { /* contiguous: window j = k*C + c */
+                float *dtf = dwt + (size_t)f * CK;
+                const float *tf = wt + (size_t)f * CK;
+                for (int j = 0; j < CK; j++)
+                    dtf[j] += g * xw[j];
+                if (dxw)
+                    for (int j = 0; j < CK; j++)
+                        dxw[j] += g * tf[j];
+                continue;
+            }
+            const float *wf = w + (size_t)f * CK; /* (C, K) */
+            float *dwf = dw + (size_t)f * CK;
             for (int c = 0; c < C; c++)
                 for (int k = 0; k < K; k++)
                     dwf[c * K + k] += g * xw[(size_t)k * C + c];
-            if (dx) {
-                float *dxw = dx + ((size_t)b * L + t) * C;
+            if (dxw)
                 for (int c = 0; c < C; c++)
                     for (int k = 0; k < K; k++)
                         dxw[(size_t)k * C + c] += g * wf[c * K + k];
-            }
         }
+    if (work)
+        for (int f = 0; f < F; f++)
+            for (int c = 0; c < C; c++)
+                for (int k = 0; k < K; k++)
+                    dw[((size_t)f * C + c) * K + k] += dwt[(size_t)f * CK + (size_t)k * C + c];
 }

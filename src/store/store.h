@@ -60,6 +60,37 @@ int store_top_genres(struct store *s, struct store_genre_count *out, int max, in
 /* A value from the meta table ("dataset", "imported_at"); "" if unset. */
 int store_meta_get(struct store *s, const char *key, char *out, int cap, struct error *err);
 
+/* Whole-table scans for training and serving. The callback gets each row
+ * in id order (ratings: by user, then movie); strings in a row are valid
+ * only during the call. A non-zero return from the callback stops the
+ * scan and is returned. */
+struct store_user_row {
+    int64_t id;
+    char gender;            /* 'M', 'F' or 0 */
+    int age;                /* 0 unknown */
+    const char *occupation; /* "" unknown */
+};
+
+struct store_movie_row {
+    int64_t id;
+    const char *title;
+    int year;           /* 0 unknown */
+    const char *genres; /* names joined by '|', in name order; "" none */
+};
+
+typedef int (*store_user_fn)(void *ctx, const struct store_user_row *u);
+typedef int (*store_movie_fn)(void *ctx, const struct store_movie_row *m);
+typedef int (*store_rating_fn)(void *ctx, int64_t user, int64_t movie, double score, int64_t time);
+
+int store_each_user(struct store *s, store_user_fn fn, void *ctx, struct error *err);
+int store_each_movie(struct store *s, store_movie_fn fn, void *ctx, struct error *err);
+int store_each_rating(struct store *s, store_rating_fn fn, void *ctx, struct error *err);
+
+/* One user or movie by id: 0, ERR_NOTFOUND, or ERR_DB. Strings point into
+ * buffers owned by the store handle, valid until its next call. */
+int store_get_user(struct store *s, int64_t id, struct store_user_row *u, struct error *err);
+int store_get_movie(struct store *s, int64_t id, struct store_movie_row *m, struct error *err);
+
 /* ------------------------------------------------------------------ */
 /* bulk loading                                                        */
 

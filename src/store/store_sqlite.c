@@ -21,7 +21,8 @@
 
 struct store {
     sqlite3 *db;
-    int version; /* user_version found when opened */
+    int version;       /* user_version found when opened */
+    char buf[2][1024]; /* strings handed out by store_get_* */
 };
 
 static int db_error(struct error *err, sqlite3 *db, const char *what)
@@ -228,6 +229,149 @@ int store_meta_get(struct store *s, const char *key, char *out, int cap, struct 
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_error(err, s->db, "cannot read meta");
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* scans                                                               */
+
+static const char user_sql[] =
+    "SELECT id, coalesce(gender, ''), coalesce(age, 0), coalesce(occupation, '') FROM users";
+static const char movie_sql[] =
+    "SELECT m.id, m.title, coalesce(m.year, 0),"
+    "  coalesce((SELECT group_concat(name, '|') FROM (SELECT g.name FROM movie_genres mg"
+    "    JOIN genres g ON g.id = mg.genre_id WHERE mg.movie_id = m.id ORDER BY g.name)), '')"
+    " FROM movies m";
+
+static void user_row(sqlite3_stmt *st, struct store_user_row *u)
+{
+    const char *g = (const char *)sqlite3_column_text(st, 1);
+    const char *o = (const char *)sqlite3_column_text(st, 3);
+    u->id = sqlite3_column_int64(st, 0);
+    u->gender = g && (g[0] == 'M' || g[0] == 'F') ? g[0] : 0;
+    u->age = sqlite3_column_int(st, 2);
+    u->occupation = o ? o : "";
+}
+
+static void movie_row(sqlite3_stmt *st, struct store_movie_row *m)
+{
+    const char *t = (const char *)sqlite3_column_text(st, 1);
+    const char *g = (const char *)sqlite3_column_text(st, 3);
+    m->id = sqlite3_column_int64(st, 0);
+    m->title = t ? t : "";
+    m->year = sqlite3_column_int(st, 2);
+    m->genres = g ? g : "";
+}
+
+/* Runs sql and calls row() then fn for each row. */
+static int scan(struct store *s, const char *sql, int (*row)(sqlite3_stmt *, void *, void *),
+                void *fn, void *ctx, struct error *err)
+{
+    sqlite3_stmt *st;
+    int rc, stop = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(err, s->db, "cannot read the store");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if ((stop = row(st, fn, ctx)))
+            break;
+    sqlite3_finalize(st);
+    if (stop)
+        return stop;
+    if (rc != SQLITE_DONE)
+        return db_error(err, s->db, "cannot read the store");
+    return 0;
+}
+
+static int user_cb(sqlite3_stmt *st, void *fn, void *ctx)
+{
+    struct store_user_row u;
+    user_row(st, &u);
+    return ((store_user_fn)fn)(ctx, &u);
+}
+
+static int movie_cb(sqlite3_stmt *st, void *fn, void *ctx)
+{
+    struct store_movie_row m;
+    movie_row(st, &m);
+    return ((store_movie_fn)fn)(ctx, &m);
+}
+
+static int rating_cb(sqlite3_stmt *st, void *fn, void *ctx)
+{
+    return ((store_rating_fn)fn)(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                 sqlite3_column_double(st, 2), sqlite3_column_int64(st, 3));
+}
+
+int store_each_user(struct store *s, store_user_fn fn, void *ctx, struct error *err)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "%s ORDER BY id", user_sql);
+    return scan(s, sql, user_cb, (void *)fn, ctx, err);
+}
+
+int store_each_movie(struct store *s, store_movie_fn fn, void *ctx, struct error *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql), "%s ORDER BY m.id", movie_sql);
+    return scan(s, sql, movie_cb, (void *)fn, ctx, err);
+}
+
+int store_each_rating(struct store *s, store_rating_fn fn, void *ctx, struct error *err)
+{
+    return scan(s, "SELECT user_id, movie_id, score, time FROM ratings ORDER BY user_id, movie_id",
+                rating_cb, (void *)fn, ctx, err);
+}
+
+/* Copies a row's strings into the handle's buffers before the statement
+ * is finalised. */
+static const char *keep(char *buf, size_t cap, const char *s)
+{
+    text_copy(buf, cap, s, strlen(s));
+    return buf;
+}
+
+int store_get_user(struct store *s, int64_t id, struct store_user_row *u, struct error *err)
+{
+    char sql[256];
+    sqlite3_stmt *st;
+    int rc;
+    snprintf(sql, sizeof(sql), "%s WHERE id = ?", user_sql);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(err, s->db, "cannot read users");
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        user_row(st, u);
+        u->occupation = keep(s->buf[0], sizeof(s->buf[0]), u->occupation);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return error_set(err, ERR_NOTFOUND, "no user %lld", (long long)id);
+    return db_error(err, s->db, "cannot read users");
+}
+
+int store_get_movie(struct store *s, int64_t id, struct store_movie_row *m, struct error *err)
+{
+    char sql[512];
+    sqlite3_stmt *st;
+    int rc;
+    snprintf(sql, sizeof(sql), "%s WHERE m.id = ?", movie_sql);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_error(err, s->db, "cannot read movies");
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        movie_row(st, m);
+        m->title = keep(s->buf[0], sizeof(s->buf[0]), m->title);
+        m->genres = keep(s->buf[1], sizeof(s->buf[1]), m->genres);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return error_set(err, ERR_NOTFOUND, "no movie %lld", (long long)id);
+    return db_error(err, s->db, "cannot read movies");
 }
 
 /* ------------------------------------------------------------------ */
@@ -618,8 +762,10 @@ int store_loader_begin(struct store_loader **out, const char *db_path, struct er
         goto fail;
     }
     remove_tmp(l->tmp_path); /* left by an import that was killed */
-    if (sqlite3_open_v2(l->tmp_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    /* NOMUTEX: the loader serialises its two threads itself (writer_wait). */
+    if (sqlite3_open_v2(l->tmp_path, &l->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         error_set(err, ERR_DB, "cannot create '%s': %s", l->tmp_path,
                   l->db ? sqlite3_errmsg(l->db) : "out of memory");
         goto fail;
@@ -627,7 +773,8 @@ int store_loader_begin(struct store_loader **out, const char *db_path, struct er
     sqlite3_extended_result_codes(l->db, 1);
     /* Nothing here needs a journal: until the rename the file is only a draft. */
     if (exec(l->db,
-             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE;"
+             "PRAGMA page_size = 16384; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+             "PRAGMA locking_mode = EXCLUSIVE;"
              "PRAGMA cache_size = -262144; PRAGMA foreign_keys = OFF; PRAGMA threads = 2;"
              /* every value was checked before it got here */
              "PRAGMA ignore_check_constraints = ON",
