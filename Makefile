@@ -8,7 +8,7 @@
 #   make WERROR=1           warnings are errors (CI does this)
 
 CC ?= cc
-PKGS := sqlite3 libcurl libarchive libcrypto openblas jansson
+PKGS := sqlite3 libcurl libarchive libcrypto openblas jansson zlib
 OPT ?= -O2
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -pthread \
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \

@@ -124,6 +124,7 @@ void progress_begin(struct progress *p, const char *label, uint64_t total)
     p->total = total;
     p->start = p->last = cli_now();
     p->active = cli_tty();
+    p->unit = "lines";
 }
 
 void progress_update(struct progress *p, uint64_t done, uint64_t items)
@@ -146,7 +147,11 @@ void progress_update(struct progress *p, uint64_t done, uint64_t items)
         bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
     bar[30] = '\0';
     rate = now > p->start ? items / (now - p->start) : 0;
-    fprintf(stderr, "\r%-14s [%s] %3d%%  %.0f lines/s ", p->label, bar, (int)(frac * 100), rate);
+    {
+        double eta = frac > 0 ? (now - p->start) * (1 - frac) / frac : 0;
+        fprintf(stderr, "\r%-14s [%s] %3d%%  %.0f %s/s  ETA %.0fs  %s ", p->label, bar,
+                (int)(frac * 100), rate, p->unit, eta, p->extra);
+    }
     fflush(stderr);
 }
 

@@ -46,6 +46,8 @@ int cli_tty(void);
 /* A one-line progress bar on stderr: "label [=====>    ] 45%  1.2M/s". */
 struct progress {
     char label[64];
+    const char *unit; /* what the rate counts: "lines" unless set after begin */
+    char extra[64];   /* shown after the rate, e.g. "loss 0.412" */
     uint64_t total;
     double start, last;
     int active;
@@ -60,5 +62,8 @@ int cmd_import(struct cli *c, int argc, char **argv);
 int cmd_fetch(struct cli *c, int argc, char **argv);
 int cmd_generate(struct cli *c, int argc, char **argv);
 int cmd_stats(struct cli *c, int argc, char **argv);
+int cmd_train(struct cli *c, int argc, char **argv);
+int cmd_score(struct cli *c, int argc, char **argv);
+int cmd_evaluate(struct cli *c, int argc, char **argv);
 
 #endif

@@ -21,6 +21,9 @@ static const struct command commands[] = {
     {"fetch", cmd_fetch, "download a MovieLens data set from GroupLens"},
     {"generate", cmd_generate, "write a synthetic data set in the ml-latest format"},
     {"stats", cmd_stats, "print what the store holds"},
+    {"train", cmd_train, "train the deep models on the store"},
+    {"score", cmd_score, "score user/movie pairs read on stdin"},
+    {"evaluate", cmd_evaluate, "print a saved model's validation metrics"},
     {"help", cmd_help, "show this help, or a command's help"},
 };
 

@@ -404,7 +404,11 @@ static void build_movies(struct gen_model *m)
         double u = rng_unit(&r), gb = 0, lp;
         int k = u < 0.02 ? 0 : u < 0.41 ? 1 : u < 0.76 ? 2 : 3;
         uint32_t mask = pick_genres(&r, k);
-        int64_t year = 2023 - (int64_t)(-log(1 - rng_unit(&r)) * 18);
+        /* Every movie is out before the ratings start (as in ml-100k): a
+         * release inside a user's window would push its rating to the end
+         * of that user's history and make "the latest rating" a
+         * systematically new, unpopular movie. */
+        int64_t year = 1995 - (int64_t)(-log(1 - rng_unit(&r)) * 18);
 
         if (year < 1902)
             year = 1902 + (int64_t)rng_below(&r, 40);
@@ -995,6 +999,14 @@ static void pick_movies(const struct gen_model *m, struct scratch *s, struct rng
             s->keys[j].rank = (int32_t)j;
         }
         select_smallest(s->keys, m->nm, n);
+        /* The selection comes out roughly in order of weight; watching
+         * order (the times) must not follow popularity, so shuffle it. */
+        for (int64_t i = n - 1; i > 0; i--) {
+            int64_t j = (int64_t)rng_below(r, (uint64_t)i + 1);
+            int32_t tmp = s->keys[i].rank;
+            s->keys[i].rank = s->keys[j].rank;
+            s->keys[j].rank = tmp;
+        }
         for (int64_t i = 0; i < n; i++) {
             const struct gmovie *mv = &m->movies[s->keys[i].rank];
             rate(&s->picks[i], r, mv, &w, i, n, ubase, dot(uv, mv->vec), half);

@@ -34,7 +34,7 @@ expect 0 "usage: movierec" -- "$mr" --help
 expect 2 "usage: movierec" -- "$mr"
 expect 2 "'frobnicate' is not a movierec command" -- "$mr" frobnicate
 expect 2 "unknown option '--bogus'" -- "$mr" --bogus stats
-for c in import fetch generate stats help; do
+for c in import fetch generate stats train score evaluate help; do
     expect 0 "usage: movierec" -- "$mr" "$c" --help
 done
 expect 0 "usage: movierec import" -- "$mr" help import
@@ -51,6 +51,26 @@ expect 0 "8000 ratings" -- "$mr" --home "$H" import "$tmp/gen"
 expect 0 "ratings *8000" -- "$mr" --home "$H" stats
 expect 1 "add --replace" -- "$mr" --home "$H" import "$tmp/gen"
 MOVIEREC_HOME="$H" expect 0 "ratings *8000" -- "$mr" stats
+
+# train, score, evaluate on that set
+expect 1 "no model in" -- sh -c "printf '1\t1\n' | '$mr' --home '$H' score"
+expect 2 "--epochs takes a number" -- "$mr" --home "$H" train --epochs 0
+expect 0 "saved 'like' version 1" -- "$mr" --home "$H" train --epochs 1 --batch 128
+for f in model.safetensors vocab.json meta.json metrics.csv metrics.json report.html; do
+    [ -s "$H/models/watch/1/$f" ] && ok || bad "models/watch/1/$f is missing"
+done
+grep -q "<svg" "$H/models/watch/1/report.html" && ok || bad "the report has no chart"
+expect 0 "\"label\": \"watch\", \"version\": 2" -- "$mr" --home "$H" train --label watch --epochs 1 --json
+out=$(printf '1\t1\n2\t5\n99999\t1\n' | "$mr" --home "$H" score)
+[ "$(printf '%s\n' "$out" | wc -l)" -eq 3 ] && ok || bad "score wrote: $out"
+printf '%s\n' "$out" | awk -F'\t' '$3 < 0 || $3 > 1 || NF != 3 {exit 1}' && ok || bad "scores out of range: $out"
+expect 1 "stdin:2: expected 'userId<TAB>movieId'" -- sh -c "printf '1\t1\n1 2\n' | '$mr' --home '$H' score --label like"
+expect 0 "HR@10" -- "$mr" --home "$H" evaluate --label watch
+expect 0 "\"auc\"" -- "$mr" --home "$H" evaluate --json
+# a damaged newest model is refused with a clear message; an older one still loads
+printf 'garbage' >"$H/models/watch/2/model.safetensors"
+expect 1 "damaged" -- sh -c "printf '1\t1\n' | '$mr' --home '$H' score"
+expect 0 "" -- sh -c "printf '1\t1\n' | '$mr' --home '$H' score --version 1"
 
 # a bad line: nothing changes; --skip-bad imports the rest
 cp -r "$tmp/gen" "$tmp/bad"

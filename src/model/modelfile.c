@@ -1,0 +1,464 @@
+/*
+ * modelfile.c - safetensors writing and checked reading; versioned,
+ * atomic model folders.
+ */
+#include "modelfile.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "safetensors data is little-endian; this build assumes a little-endian machine"
+#endif
+
+#define MAX_HEADER (64u << 20)
+
+/* ------------------------------------------------------------------ */
+/* config <-> JSON                                                      */
+
+#define CONFIG_INTS(X)                                                                             \
+    X(user_emb) X(gender_emb) X(age_emb) X(occ_emb) X(movie_emb) X(genre_emb) X(word_emb)          \
+    X(attr_fc) X(tower) X(conv_filters) X(conv_min) X(hidden1) X(hidden2) X(nusers) X(noccs)       \
+    X(nmovies) X(ngenres) X(nwords)
+
+static json_t *config_json(const struct model_config *c)
+{
+    json_t *o = json_object();
+#define PUT(f) json_object_set_new(o, #f, json_integer(c->f));
+    CONFIG_INTS(PUT)
+#undef PUT
+    json_object_set_new(o, "title_dropout", json_real(c->title_dropout));
+    return o;
+}
+
+static int config_parse(struct model_config *c, const char *s, struct error *err)
+{
+    json_t *o = json_loads(s, 0, NULL);
+    memset(c, 0, sizeof(*c));
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return error_set(err, ERR_INTEGRITY, "the model's config is not JSON");
+    }
+#define GET(f)                                                                                     \
+    {                                                                                              \
+        json_t *v = json_object_get(o, #f);                                                        \
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||                                    \
+            json_integer_value(v) > 50000000) {                                                    \
+            json_decref(o);                                                                        \
+            return error_set(err, ERR_INTEGRITY, "the model's config has a bad '%s'", #f);         \
+        }                                                                                          \
+        c->f = (int)json_integer_value(v);                                                         \
+    }
+    CONFIG_INTS(GET)
+#undef GET
+    c->title_dropout = (float)json_number_value(json_object_get(o, "title_dropout"));
+    json_decref(o);
+    if (c->tower > 65536 || c->hidden1 > 65536 || c->hidden2 > 65536 || c->attr_fc > 65536 ||
+        c->conv_filters > 4096)
+        return error_set(err, ERR_INTEGRITY, "the model's config has layer sizes out of range");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* safetensors                                                          */
+
+static int write_all(FILE *f, const void *p, size_t n)
+{
+    return fwrite(p, 1, n, f) == n ? 0 : -1;
+}
+
+int safetensors_save(const struct model *m, const char *path, struct error *err)
+{
+    const struct nn_params *p = &m->params;
+    json_t *hdr = json_object(), *meta = json_object(), *cfg = config_json(&m->cfg);
+    char *text = NULL, *cfg_text = NULL, crc_hex[16];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    size_t off = 0, hlen, pad;
+    unsigned char len8[8];
+    FILE *f = NULL;
+    int rc = ERR_NOMEM;
+
+    if (!hdr || !meta || !cfg)
+        goto fail;
+    for (int i = 0; i < p->ntensors; i++) {
+        const struct nn_tensor *t = &p->tensors[i];
+        json_t *shape = json_array();
+        for (int k = 0; k < t->ndim; k++)
+            json_array_append_new(shape, json_integer(t->shape[k]));
+        json_object_set_new(hdr, t->name,
+                            json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape,
+                                      "data_offsets", (json_int_t)off,
+                                      (json_int_t)(off + t->count * sizeof(float))));
+        crc = crc32(crc, (const Bytef *)(p->data + t->offset), (uInt)(t->count * sizeof(float)));
+        off += t->count * sizeof(float);
+    }
+    cfg_text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!cfg_text)
+        goto fail;
+    snprintf(crc_hex, sizeof(crc_hex), "%08lx", (unsigned long)crc);
+    json_object_set_new(meta, "format", json_string("movierec"));
+    json_object_set_new(meta, "version", json_string("1"));
+    json_object_set_new(meta, "config", json_string(cfg_text));
+    json_object_set_new(meta, "crc32", json_string(crc_hex));
+    json_object_set(hdr, "__metadata__", meta);
+    text = json_dumps(hdr, JSON_COMPACT);
+    if (!text)
+        goto fail;
+    hlen = strlen(text);
+    pad = (8 - hlen % 8) % 8;
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((uint64_t)(hlen + pad) >> (8 * i));
+    f = fopen(path, "wb");
+    if (!f) {
+        rc = error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        goto done;
+    }
+    if (write_all(f, len8, 8) || write_all(f, text, hlen) || write_all(f, "        ", pad))
+        goto ioerr;
+    for (int i = 0; i < p->ntensors; i++)
+        if (write_all(f, p->data + p->tensors[i].offset, p->tensors[i].count * sizeof(float)))
+            goto ioerr;
+    if (fflush(f) || fsync(fileno(f)))
+        goto ioerr;
+    if (fclose(f)) {
+        f = NULL;
+        goto ioerr;
+    }
+    f = NULL;
+    rc = 0;
+    goto done;
+ioerr:
+    rc = error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    goto done;
+fail:
+    rc = error_set(err, ERR_NOMEM, "out of memory writing '%s'", path);
+done:
+    if (f)
+        fclose(f);
+    free(text);
+    free(cfg_text);
+    json_decref(hdr);
+    json_decref(meta);
+    json_decref(cfg);
+    return rc;
+}
+
+static int read_file(const char *path, unsigned char **out, size_t *n, struct error *err)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+
+    *out = NULL;
+    if (fd < 0)
+        return error_set(err, ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return error_set(err, ERR_IO, "cannot read '%s': not a regular file", path);
+    }
+    *out = malloc((size_t)st.st_size + 1);
+    if (!*out) {
+        close(fd);
+        return error_set(err, ERR_NOMEM, "out of memory reading '%s'", path);
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, *out + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    *n = got;
+    return 0;
+}
+
+int safetensors_load(struct model *m, const char *path, struct error *err)
+{
+    unsigned char *buf = NULL;
+    size_t n = 0, hlen = 0, dlen;
+    json_t *hdr = NULL, *meta;
+    const char *cfg_text, *fmt, *crc_text;
+    struct model_config cfg;
+    char crc_hex[16];
+    int rc;
+
+    memset(m, 0, sizeof(*m));
+    if ((rc = read_file(path, &buf, &n, err)))
+        return rc;
+    if (n < 8)
+        goto damaged_short;
+    for (int i = 0; i < 8; i++)
+        hlen |= (size_t)buf[i] << (8 * i);
+    if (hlen > MAX_HEADER || hlen > n - 8)
+        goto damaged_short;
+    hdr = json_loadb((const char *)buf + 8, hlen, 0, NULL);
+    meta = json_object_get(hdr, "__metadata__");
+    fmt = json_string_value(json_object_get(meta, "format"));
+    cfg_text = json_string_value(json_object_get(meta, "config"));
+    crc_text = json_string_value(json_object_get(meta, "crc32"));
+    if (!json_is_object(hdr) || !fmt || strcmp(fmt, "movierec") != 0 || !cfg_text || !crc_text) {
+        rc = error_set(err, ERR_INTEGRITY, "'%s' is not a movierec model (no movierec metadata)",
+                       path);
+        goto out;
+    }
+    if (!json_is_string(json_object_get(meta, "version")) ||
+        strcmp(json_string_value(json_object_get(meta, "version")), "1") != 0) {
+        rc = error_set(err, ERR_INTEGRITY, "'%s' is a model format this movierec does not know",
+                       path);
+        goto out;
+    }
+    if ((rc = config_parse(&cfg, cfg_text, err)))
+        goto prefixed;
+    if ((rc = model_init(m, &cfg, err)))
+        goto prefixed;
+    dlen = n - 8 - hlen;
+    {
+        const unsigned char *data = buf + 8 + hlen;
+        snprintf(crc_hex, sizeof(crc_hex), "%08lx", (unsigned long)crc32(crc32(0L, Z_NULL, 0), data,
+                                                                        (uInt)dlen));
+        if (strcmp(crc_hex, crc_text) != 0) {
+            rc = error_set(err, ERR_INTEGRITY,
+                           "'%s' is damaged: checksum %s, expected %s (truncated or changed?)", path,
+                           crc_hex, crc_text);
+            goto out;
+        }
+        if (json_object_size(hdr) != (size_t)m->params.ntensors + 1) {
+            rc = error_set(err, ERR_INTEGRITY, "'%s' holds %zu tensors, the model has %d", path,
+                           json_object_size(hdr) - 1, m->params.ntensors);
+            goto out;
+        }
+        for (int i = 0; i < m->params.ntensors; i++) {
+            const struct nn_tensor *t = &m->params.tensors[i];
+            json_t *e = json_object_get(hdr, t->name), *shape = json_object_get(e, "shape");
+            json_t *offs = json_object_get(e, "data_offsets");
+            json_int_t b = json_integer_value(json_array_get(offs, 0));
+            json_int_t end = json_integer_value(json_array_get(offs, 1));
+            const char *dtype = json_string_value(json_object_get(e, "dtype"));
+            int ok = e && dtype && !strcmp(dtype, "F32") && json_array_size(shape) == (size_t)t->ndim;
+            for (int k = 0; ok && k < t->ndim; k++)
+                ok = json_integer_value(json_array_get(shape, (size_t)k)) == t->shape[k];
+            if (!ok) {
+                rc = error_set(err, ERR_INTEGRITY,
+                               "'%s': tensor '%s' is missing or has the wrong type or shape", path,
+                               t->name);
+                goto out;
+            }
+            if (b < 0 || end < b || (size_t)end > dlen ||
+                (size_t)(end - b) != t->count * sizeof(float)) {
+                rc = error_set(err, ERR_INTEGRITY, "'%s': tensor '%s' lies outside the file",
+                               path, t->name);
+                goto out;
+            }
+            memcpy(m->params.data + t->offset, data + b, t->count * sizeof(float));
+        }
+    }
+    rc = 0;
+    goto out;
+damaged_short:
+    rc = error_set(err, ERR_INTEGRITY, "'%s' is damaged: too short for its header", path);
+    goto out;
+prefixed:
+    error_prefix(err, "'%s'", path);
+out:
+    if (rc)
+        model_free(m);
+    json_decref(hdr);
+    free(buf);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* versioned folders                                                    */
+
+static int mkdir_p(const char *path, struct error *err)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(tmp))
+        return error_set(err, ERR_USAGE, "bad folder name '%s'", path);
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++)
+        if (tmp[i] == '/' || tmp[i] == '\0') {
+            char c = tmp[i];
+            tmp[i] = '\0';
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return error_set(err, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+            tmp[i] = c;
+        }
+    return 0;
+}
+
+static int is_version(const char *name)
+{
+    if (!*name || strlen(name) > 9)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return name[0] != '0';
+}
+
+int modelfile_latest(const char *dir, struct error *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int best = 0;
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return -error_set(err, ERR_IO, "cannot read '%s': %s", dir, strerror(errno));
+    }
+    while ((e = readdir(d)))
+        if (is_version(e->d_name)) {
+            int v = (int)strtol(e->d_name, NULL, 10);
+            if (v > best)
+                best = v;
+        }
+    closedir(d);
+    return best;
+}
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc;
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int write_text(const char *path, const char *text, struct error *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    if (fputs(text, f) < 0 || fflush(f) || fsync(fileno(f))) {
+        fclose(f);
+        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    if (fclose(f))
+        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    return 0;
+}
+
+/* Removes a flat folder of files (a version being written). */
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[4400];
+    if (!d)
+        return;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
+int modelfile_save(const char *dir, const struct model *m, const struct vocab *v,
+                   const struct modelfile_extra *extra, int nextra, int *version, char *path_out,
+                   size_t cap, struct error *err)
+{
+    char tmp[4096], p[4200], final[4096];
+    int rc, ver;
+
+    if ((rc = mkdir_p(dir, err)))
+        return rc;
+    ver = modelfile_latest(dir, err);
+    if (ver < 0)
+        return -ver;
+    snprintf(tmp, sizeof(tmp), "%s/.tmp-%d", dir, (int)getpid());
+    remove_tree(tmp);
+    if (mkdir(tmp, 0755) < 0)
+        return error_set(err, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    snprintf(p, sizeof(p), "%s/model.safetensors", tmp);
+    if ((rc = safetensors_save(m, p, err)))
+        goto fail;
+    snprintf(p, sizeof(p), "%s/vocab.json", tmp);
+    if ((rc = vocab_save(v, p, err)))
+        goto fail;
+    if (fsync_path(p) < 0) {
+        rc = error_set(err, ERR_IO, "cannot sync '%s': %s", p, strerror(errno));
+        goto fail;
+    }
+    for (int i = 0; i < nextra; i++) {
+        if (strchr(extra[i].name, '/') || extra[i].name[0] == '.') {
+            rc = error_set(err, ERR_USAGE, "bad file name '%s'", extra[i].name);
+            goto fail;
+        }
+        snprintf(p, sizeof(p), "%s/%s", tmp, extra[i].name);
+        if ((rc = write_text(p, extra[i].text, err)))
+            goto fail;
+    }
+    fsync_path(tmp);
+    /* Another trainer may take a number at the same time: try the next. */
+    for (int tries = 0;; tries++) {
+        ver++;
+        snprintf(final, sizeof(final), "%s/%d", dir, ver);
+        if (rename(tmp, final) == 0)
+            break;
+        if ((errno != EEXIST && errno != ENOTEMPTY) || tries > 100) {
+            rc = error_set(err, ERR_IO, "cannot rename '%s' to '%s': %s", tmp, final,
+                           strerror(errno));
+            goto fail;
+        }
+    }
+    fsync_path(dir);
+    *version = ver;
+    if (path_out)
+        snprintf(path_out, cap, "%s", final);
+    return 0;
+fail:
+    remove_tree(tmp);
+    return rc;
+}
+
+int modelfile_load(const char *dir, int version, struct model *m, struct vocab *v, int *loaded,
+                   struct error *err)
+{
+    char p[4200];
+    int rc;
+
+    if (version <= 0) {
+        version = modelfile_latest(dir, err);
+        if (version < 0)
+            return -version;
+        if (version == 0)
+            return error_set(err, ERR_NOTFOUND, "no model in '%s'; run 'movierec train' first",
+                             dir);
+    }
+    snprintf(p, sizeof(p), "%s/%d/model.safetensors", dir, version);
+    if ((rc = safetensors_load(m, p, err)))
+        return rc;
+    snprintf(p, sizeof(p), "%s/%d/vocab.json", dir, version);
+    if ((rc = vocab_load(v, p, err))) {
+        model_free(m);
+        return rc;
+    }
+    if (m->cfg.nusers != v->nusers + 1 || m->cfg.nmovies != v->nmovies + 1 ||
+        m->cfg.noccs != v->occupations.n + 1 || m->cfg.ngenres != v->genres.n + 1 ||
+        m->cfg.nwords != v->words.n + 1) {
+        model_free(m);
+        vocab_free(v);
+        return error_set(err, ERR_INTEGRITY,
+                         "'%s/%d': the vocabulary does not match the weights", dir, version);
+    }
+    if (loaded)
+        *loaded = version;
+    return 0;
+}
