@@ -10,7 +10,7 @@
 CC ?= cc
 PKGS := sqlite3 libcurl libarchive libcrypto openblas jansson zlib
 OPT ?= -O2
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -pthread \
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -fno-math-errno -pthread \
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
 	-Wformat=2 -Wundef -Wvla -Wno-unused-parameter -Wno-format-nonliteral -Wno-format-truncation
 ifeq ($(WERROR),1)

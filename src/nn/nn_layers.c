@@ -33,10 +33,32 @@ void relu_backward(float *din, const float *dout, const float *out, size_t n)
         din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
-void tanh_forward(float *out, const float *in, size_t n)
+/* tanh as a rational function on [-8, 8] (the approximation Eigen uses;
+ * within a few float ulps of tanhf), written so the loop vectorises:
+ * glibc's tanhf costs an expm1f call per value, which was an eighth of
+ * training time. */
+static inline float fast_tanhf(float x)
+{
+    const float lim = 7.99881172180175781f;
+    float c = x > lim ? lim : x < -lim ? -lim : x;
+    float x2 = c * c;
+    float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = p * x2 + -8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    p = p * c;
+    float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    return p / q;
+}
+
+void tanh_forward(float *restrict out, const float *restrict in, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        out[i] = tanhf(in[i]);
+        out[i] = fast_tanhf(in[i]);
 }
 
 void tanh_backward(float *din, const float *dout, const float *out, size_t n)
