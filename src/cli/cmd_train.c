@@ -165,10 +165,13 @@ static int train_one(struct cli *c, const struct dataset *d, const char *dataset
             printf("{\"label\": \"%s\", \"version\": %d, \"train_samples_per_s\": %.1f, "
                    "\"score_pairs_per_s\": %.1f, \"peak_rss_mb\": %.1f, \"val_logloss\": %.6f, "
                    "\"val_auc\": %.6f, \"hr10\": %.6f, \"ndcg10\": %.6f, \"epochs\": %d, "
-                   "\"seconds\": %.2f}\n",
+                   "\"train_gflops\": %.2f, \"seconds\": %.2f}\n",
                    ui.label, version, r->train_samples / (r->train_seconds + 1e-9),
                    r->score_pairs_per_s, peak_rss_mb(), b->val_logloss, b->val_auc, b->hr10,
-                   b->ndcg10, r->nepochs, cli_now() - t0);
+                   b->ndcg10, r->nepochs,
+                   3 * model_forward_flops(&m.cfg) * r->train_samples / (r->train_seconds + 1e-9) /
+                       1e9,
+                   cli_now() - t0);
     }
 out:
     progress_end(&ui.bar);

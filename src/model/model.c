@@ -116,6 +116,19 @@ void model_free(struct model *m)
     nn_params_free(&m->params);
 }
 
+double model_forward_flops(const struct model_config *c)
+{
+    const double A = c->attr_fc, T = c->tower, F = c->conv_filters, C = c->word_emb;
+    double macs = A * (c->user_emb + c->gender_emb + c->age_emb + c->occ_emb) + 4 * A * T;
+    macs += A * (c->movie_emb + c->genre_emb + MODEL_NCONV * F) + 3 * A * T;
+    for (int k = 0; k < MODEL_NCONV; k++) {
+        int K = c->conv_min + k;
+        macs += (double)(FEAT_TITLE_LEN - K + 1) * F * C * K;
+    }
+    macs += 2 * T * c->hidden1 + (double)c->hidden1 * c->hidden2 + c->hidden2;
+    return 2 * macs;
+}
+
 /* ------------------------------------------------------------------ */
 /* batches                                                              */
 

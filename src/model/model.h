@@ -95,6 +95,11 @@ void model_probs(const struct model_acts *a, float *prob, int B);
 float model_backward(const struct model *m, struct model_acts *a, const struct batch *b,
                      float *grad);
 
+/* Floating-point operations of one sample's forward pass (2 per
+ * multiply-add of every matmul and convolution); training costs about
+ * three times that (the backward computes two products per forward one). */
+double model_forward_flops(const struct model_config *c);
+
 /* The towers alone, for serving: user (B, tower) and movie (B, tower)
  * vectors of the last forward. */
 const float *model_user_vectors(const struct model_acts *a);

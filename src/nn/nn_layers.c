@@ -40,7 +40,8 @@ void relu_backward(float *din, const float *dout, const float *out, size_t n)
 static inline float fast_tanhf(float x)
 {
     const float lim = 7.99881172180175781f;
-    float c = x > lim ? lim : x < -lim ? -lim : x;
+    float c = x < lim ? x : lim; /* two plain selects, so the loop vectorises */
+    c = c > -lim ? c : -lim;
     float x2 = c * c;
     float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
     p = p * x2 + -8.60467152213735e-11f;
