@@ -208,7 +208,7 @@ char *report_html(const struct train_result *r, const char *title, const char *m
                 "figcaption{font-size:13px;color:#555}.k0,.k1{display:inline-block;width:.8em;height:.8em;margin:0 .3em}\n"
                 ".k0{background:#1f6fb2}.k1{background:#d9661f}\n"
                 "table{border-collapse:collapse;margin:1rem 0}td,th{padding:.25rem .6rem;border-bottom:1px solid #ddd;text-align:right}\n"
-                "tr.best{background:#eef6ee}pre{background:#f5f5f5;padding:.6rem;overflow:auto}\n"
+                "tr.best{background:#eef6ee}pre{background:#f5f5f5;padding:.6rem;white-space:pre-wrap;word-break:break-word}\n"
                 "</style></head><body>\n<h1>");
     html_escape(&b, title);
     bprintf(&b, "</h1>\n");
