@@ -162,13 +162,14 @@ static inline void word_embedding_backward(float *dtable /* (V, C) */,
 /* argmax = -1 (the backward then does nothing for that (b, f)).        */
 
 /* Floats of scratch for the fast paths of both passes (0 when T < 1):
- * max(F*C*K + B*T*(C*K + F), 2*F*C*K). One buffer per thread; it holds
- * nothing between calls. */
+ * max(F*C*K + B*L*F, 2*F*C*K). One buffer per thread; it holds nothing
+ * between calls. */
 size_t conv1d_workspace_floats(int B, int L, int C, int F, int K);
-/* Fast path: w transposed into work as (F, K*C) (column k*C + c), so each
- * im2col row is the contiguous window x[b, t:t+K, :]; the (B*T, K*C)
- * im2col matrix and the (B*T, F) result of one sgemm also live in work;
- * then the max over t. work == NULL falls back to the naive loops. */
+/* Fast path: w transposed into work as (F, K*C) (column k*C + c); then,
+ * with no im2col copy, K sgemms over shifted views of x seen as one
+ * (B*L, C) sequence accumulate every window's z (windows that cross a
+ * sample boundary are computed and ignored); then the max over t.
+ * work == NULL falls back to the naive loops. */
 void conv1d_maxpool_relu_forward(float *out /* (B, F) */, int *argmax /* (B, F) */,
                                  float *work /* conv1d_workspace_floats() or NULL */,
                                  const float *x /* (B, L, C) */, const float *w /* (F, C, K) */,

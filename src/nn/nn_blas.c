@@ -163,7 +163,7 @@ size_t conv1d_workspace_floats(int B, int L, int C, int F, int K)
     if (B <= 0 || T <= 0 || C <= 0 || F <= 0 || K <= 0)
         return 0;
     size_t fck = (size_t)F * C * K;
-    size_t fwd = fck + (size_t)B * (size_t)T * ((size_t)C * (size_t)K + (size_t)F);
+    size_t fwd = fck + (size_t)B * (size_t)L * (size_t)F;
     return fwd > 2 * fck ? fwd : 2 * fck;
 }
 
@@ -232,22 +232,23 @@ void conv1d_maxpool_relu_forward(float *restrict out, int *restrict argmax, floa
         return;
     }
     const int CK = C * K;
-    const size_t rows = (size_t)B * T;
-    float *wt = work;                  /* (F, K*C) */
-    float *col = wt + (size_t)F * CK;  /* (B*T, K*C) */
-    float *z = col + rows * CK;        /* (B*T, F) */
+    /* No im2col copy: over the flattened (B*L, C) sequence, window r
+     * starts at row r, so z[r] = bias + sum_k x[r + k] . W_k, one sgemm
+     * per k over shifted views of x (lda = C). Rows whose window crosses
+     * into the next sample are computed and ignored: (K-1) of every L. */
+    const size_t rows = (size_t)B * L - (size_t)(K - 1);
+    float *wt = work;                  /* (F, K*C): W_k = wt[:, k*C : (k+1)*C] */
+    float *z = wt + (size_t)F * CK;    /* (rows, F) */
 
     transpose_filters(wt, w, C, F, K);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++)
-            memcpy(col + ((size_t)b * T + t) * CK, x + ((size_t)b * L + t) * C,
-                   (size_t)CK * sizeof(*col));
     for (size_t r = 0; r < rows; r++)
         memcpy(z + r * F, bias, (size_t)F * sizeof(*z));
-    nn_sgemm(0, 1, (int)rows, F, CK, 1.0f, col, CK, wt, CK, 1.0f, z, F);
+    for (int k = 0; k < K; k++)
+        nn_sgemm(0, 1, (int)rows, F, C, 1.0f, x + (size_t)k * C, C, wt + (size_t)k * C, CK, 1.0f,
+                 z, F);
 
     for (int b = 0; b < B; b++) {
-        const float *zb = z + (size_t)b * T * F;
+        const float *zb = z + (size_t)b * L * F; /* windows t = 0..T-1 of sample b */
         float *ob = out + (size_t)b * F;
         int *ab = argmax + (size_t)b * F;
         for (int f = 0; f < F; f++) {

@@ -646,7 +646,7 @@ static void test_conv_hand(void **state)
     float bias[1] = {0}, out[1], work[64], dx[4] = {0}, dw[2] = {0}, db[1] = {0}, dout[1] = {2};
     int arg[1];
     (void)state;
-    assert_true(conv1d_workspace_floats(1, 4, 1, 1, 2) == 2 + 3 * (2 + 1));
+    assert_true(conv1d_workspace_floats(1, 4, 1, 1, 2) == 2 + 1 * 4 * 1); /* F*C*K + B*L*F */
     assert_true(conv1d_workspace_floats(1, 2, 8, 8, 2) == 2 * 8 * 8 * 2); /* backward's */
     conv1d_maxpool_relu_forward(out, arg, work, x, w, bias, 1, 4, 1, 1, 2);
     assert_true(fabs(out[0] - 1.0f) <= 1e-6 && arg[0] == 1);
