@@ -30,8 +30,9 @@ static void help(void)
            "  --label L            watch: the probability of watching (every rating is a\n"
            "                       positive, 4 sampled negatives each); like: the probability\n"
            "                       of a rating >= --like-threshold (default 4)\n"
-           "  --epochs N           at most N epochs (watch 8, like 6); early stopping after\n"
-           "                       --patience epochs without a better validation metric (2)\n"
+           "  --epochs N           at most N epochs (watch 10, like 6); early stopping after\n"
+           "                       --patience epochs without a better validation metric\n"
+           "                       (watch 3, like 2; 0 never stops early)\n"
            "  --seed S             the same seed and --threads give the same model (42)\n"
            "  --threads T          threads over each batch (2)\n"
            "  --batch B            samples per step (256)\n"
@@ -200,7 +201,7 @@ int cmd_train(struct cli *c, int argc, char **argv)
 {
     struct train_opts o[2];
     int labels[2] = {TRAIN_WATCH, TRAIN_LIKE}, nlabels = 2, json = 0;
-    int64_t epochs = 0, seed = 42, threads = 2, batch = 256, neg = 4, mwc = 2, patience = 2;
+    int64_t epochs = 0, seed = 42, threads = 2, batch = 256, neg = 4, mwc = 2, patience = -1;
     float lr = 0.001f, thr = 4.0f, idd = 0.02f;
     struct store *s = NULL;
     struct dataset d;
@@ -285,7 +286,8 @@ int cmd_train(struct cli *c, int argc, char **argv)
         o[k].threads = (int)threads;
         o[k].batch = (int)batch;
         o[k].negatives = (int)neg;
-        o[k].patience = (int)patience;
+        if (patience >= 0)
+            o[k].patience = (int)patience;
         o[k].lr = lr;
         o[k].like_threshold = thr;
         o[k].id_dropout = idd;
