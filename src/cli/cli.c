@@ -3,6 +3,7 @@
  * option values, the progress bar.
  */
 #include "cli.h"
+#include "../util/fs.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -43,39 +44,16 @@ int cli_fail_err(const struct error *err)
     return 1;
 }
 
-static int mkdir_p(const char *path, struct error *err)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-
-    if (n == 0 || n >= sizeof(tmp))
-        return error_set(err, ERR_USAGE, "bad folder name '%s'", path);
-    memcpy(tmp, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] == '/' || tmp[i] == '\0') {
-            char save = tmp[i];
-            tmp[i] = '\0';
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                return error_set(err, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-            tmp[i] = save;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-        return error_set(err, ERR_IO, "'%s' is not a folder", path);
-    return 0;
-}
-
 int cli_home_make(struct cli *c, struct error *err)
 {
     static const char *subdirs[] = {"models", "reports", "logs"};
     char p[4096];
 
-    if (mkdir_p(c->home, err))
+    if (fs_mkdir_p(c->home, err))
         return ERR_IO;
     for (size_t i = 0; i < sizeof(subdirs) / sizeof(*subdirs); i++) {
         cli_path(c, subdirs[i], p, sizeof(p));
-        if (mkdir_p(p, err))
+        if (fs_mkdir_p(p, err))
             return ERR_IO;
     }
     return 0;

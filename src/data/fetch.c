@@ -5,6 +5,7 @@
  * checked against the destination folder).
  */
 #include "fetch.h"
+#include "../util/fs.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -101,29 +102,6 @@ static int path_fmt(char *out, size_t cap, struct error *err, const char *fmt, .
     va_end(ap);
     if (n < 0 || (size_t)n >= cap)
         return error_set(err, ERR_USAGE, "path too long: '%.64s...'", out);
-    return 0;
-}
-
-static int mkdir_p(const char *path, struct error *err)
-{
-    char tmp[PATH_CAP];
-    size_t n = strlen(path);
-    struct stat st;
-
-    if (n == 0 || n >= sizeof(tmp))
-        return error_set(err, ERR_USAGE, "bad folder name '%s'", path);
-    memcpy(tmp, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] == '/' || tmp[i] == '\0') {
-            char save = tmp[i];
-            tmp[i] = '\0';
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                return error_set(err, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-            tmp[i] = save;
-        }
-    }
-    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-        return error_set(err, ERR_IO, "'%s' is not a folder", path);
     return 0;
 }
 
@@ -759,7 +737,7 @@ int fetch_dataset(const char *name, const char *dir, const struct fetch_opts *op
             goto out;
         }
     }
-    if ((rc = mkdir_p(dir, err)))
+    if ((rc = fs_mkdir_p(dir, err)))
         goto out;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         rc = error_set(err, ERR_NET, "cannot download '%s': libcurl failed to start", res->url);

@@ -13,6 +13,7 @@
  * output depends on the seed alone and users could be made in parallel.
  */
 #include "generate.h"
+#include "../util/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1134,31 +1135,6 @@ static void write_ratings(const struct gen_model *m, struct scratch *s, struct o
 /* ------------------------------------------------------------------ */
 /* The folder                                                          */
 
-static int mkdir_p(const char *path, struct error *err)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-    struct stat st;
-
-    if (n == 0 || n >= sizeof(tmp) - 64)
-        return error_set(err, ERR_USAGE, "bad folder name '%s'", path);
-    memcpy(tmp, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (tmp[i] == '/' || tmp[i] == '\0') {
-            char save = tmp[i];
-            tmp[i] = '\0';
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                return error_set(err, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-            tmp[i] = save;
-        }
-    }
-    if (stat(path, &st) < 0)
-        return error_set(err, ERR_IO, "cannot create '%s': %s", path, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return error_set(err, ERR_IO, "'%s' is not a folder", path);
-    return 0;
-}
-
 enum { F_MOVIES, F_LINKS, F_USERS, F_TAGS, F_RATINGS, NFILES };
 static const char *file_names[NFILES] = {"movies.csv", "links.csv", "users.csv", "tags.csv",
                                          "ratings.csv"};
@@ -1179,7 +1155,7 @@ int gen_model_write(struct gen_model *m, const char *dir, struct error *err)
         o[i].len = 0;
         o[i].werr = 0;
     }
-    if ((rc = mkdir_p(dir, err)))
+    if ((rc = fs_mkdir_p(dir, err)))
         return rc;
     snprintf(probe, sizeof(probe), "%s/ratings.csv", dir);
     if (!m->opt.force && access(probe, F_OK) == 0)

@@ -244,15 +244,15 @@ static int on_movie(void *ctx, const struct store_movie_row *m)
     return b->oom ? ERR_NOMEM : 0;
 }
 
-static struct build *sort_ctx;
-
-static int cmp_word(const void *a, const void *b)
+/* Words by count descending, then byte order (qsort_r: ctx is the build). */
+static int cmp_word(const void *a, const void *b, void *ctx)
 {
+    const struct build *bld = ctx;
     int ia = *(const int *)a, ib = *(const int *)b;
-    int ca = sort_ctx->counts[ia], cb = sort_ctx->counts[ib];
+    int ca = bld->counts[ia], cb = bld->counts[ib];
     if (ca != cb)
         return cb - ca;
-    return strcmp(sort_ctx->counted.s[ia], sort_ctx->counted.s[ib]);
+    return strcmp(bld->counted.s[ia], bld->counted.s[ib]);
 }
 
 int vocab_build(struct vocab *v, struct store *s, int min_word_count, struct error *err)
@@ -281,9 +281,7 @@ int vocab_build(struct vocab *v, struct store *s, int min_word_count, struct err
     }
     for (int i = 0; i < b.counted.n; i++)
         order[i] = i;
-    sort_ctx = &b;
-    qsort(order, (size_t)b.counted.n, sizeof(*order), cmp_word);
-    sort_ctx = NULL;
+    qsort_r(order, (size_t)b.counted.n, sizeof(*order), cmp_word, &b);
     for (int i = 0; i < b.counted.n && b.counts[order[i]] >= min_word_count; i++)
         if (strtab_add(&v->words, b.counted.s[order[i]], (int)strlen(b.counted.s[order[i]])) < 0) {
             rc = ERR_NOMEM;

@@ -3,6 +3,7 @@
  * atomic model folders.
  */
 #include "modelfile.h"
+#include "../util/fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -280,24 +281,6 @@ out:
 /* ------------------------------------------------------------------ */
 /* versioned folders                                                    */
 
-static int mkdir_p(const char *path, struct error *err)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof(tmp))
-        return error_set(err, ERR_USAGE, "bad folder name '%s'", path);
-    memcpy(tmp, path, n + 1);
-    for (size_t i = 1; i <= n; i++)
-        if (tmp[i] == '/' || tmp[i] == '\0') {
-            char c = tmp[i];
-            tmp[i] = '\0';
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                return error_set(err, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-            tmp[i] = c;
-        }
-    return 0;
-}
-
 static int is_version(const char *name)
 {
     if (!*name || strlen(name) > 9)
@@ -326,17 +309,6 @@ int modelfile_latest(const char *dir, struct error *err)
         }
     closedir(d);
     return best;
-}
-
-static int fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int rc;
-    if (fd < 0)
-        return -1;
-    rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 static int write_text(const char *path, const char *text, struct error *err)
@@ -377,7 +349,7 @@ int modelfile_save(const char *dir, const struct model *m, const struct vocab *v
     char tmp[4096], p[4200], final[4096];
     int rc, ver;
 
-    if ((rc = mkdir_p(dir, err)))
+    if ((rc = fs_mkdir_p(dir, err)))
         return rc;
     ver = modelfile_latest(dir, err);
     if (ver < 0)
@@ -392,10 +364,8 @@ int modelfile_save(const char *dir, const struct model *m, const struct vocab *v
     snprintf(p, sizeof(p), "%s/vocab.json", tmp);
     if ((rc = vocab_save(v, p, err)))
         goto fail;
-    if (fsync_path(p) < 0) {
-        rc = error_set(err, ERR_IO, "cannot sync '%s': %s", p, strerror(errno));
+    if ((rc = fs_fsync_path(p, err)))
         goto fail;
-    }
     for (int i = 0; i < nextra; i++) {
         if (strchr(extra[i].name, '/') || extra[i].name[0] == '.') {
             rc = error_set(err, ERR_USAGE, "bad file name '%s'", extra[i].name);
@@ -405,7 +375,7 @@ int modelfile_save(const char *dir, const struct model *m, const struct vocab *v
         if ((rc = write_text(p, extra[i].text, err)))
             goto fail;
     }
-    fsync_path(tmp);
+    fs_fsync_path(tmp, NULL);
     /* Another trainer may take a number at the same time: try the next. */
     for (int tries = 0;; tries++) {
         ver++;
@@ -418,7 +388,7 @@ int modelfile_save(const char *dir, const struct model *m, const struct vocab *v
             goto fail;
         }
     }
-    fsync_path(dir);
+    fs_fsync_path(dir, NULL);
     *version = ver;
     if (path_out)
         snprintf(path_out, cap, "%s", final);

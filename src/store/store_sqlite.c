@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../util/intset.h"
+#include "../util/fs.h"
 #include "../util/text.h"
 #include "store_schema.h"
 
@@ -1083,20 +1084,6 @@ int store_loader_meta(struct store_loader *l, const char *key, const char *value
     return step_insert(l, l->ins_meta, err);
 }
 
-static int fsync_path(const char *path, int dir, struct error *err)
-{
-    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0)
-        return error_set(err, ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    if (fsync(fd) < 0 && !dir) {
-        int e = errno;
-        close(fd);
-        return error_set(err, ERR_IO, "cannot sync '%s': %s", path, strerror(e));
-    }
-    close(fd);
-    return 0;
-}
-
 /* The old store may have a write-ahead log; fold it into the file and make
  * sure it is gone, so it can never be replayed onto the new file. */
 static int retire_old(const char *db_path, struct error *err)
@@ -1179,7 +1166,7 @@ int store_loader_finish(struct store_loader *l, struct error *err)
         goto fail;
     }
     l->db = NULL;
-    if ((rc = fsync_path(l->tmp_path, 0, err)) || (rc = retire_old(l->db_path, err)))
+    if ((rc = fs_fsync_path(l->tmp_path, err)) || (rc = retire_old(l->db_path, err)))
         goto fail;
     if (rename(l->tmp_path, l->db_path) < 0) {
         rc = error_set(err, ERR_IO, "cannot rename '%s' to '%s': %s", l->tmp_path, l->db_path,
@@ -1189,7 +1176,7 @@ int store_loader_finish(struct store_loader *l, struct error *err)
     dcopy = strdup(l->db_path);
     if (dcopy) {
         dir = dirname(dcopy);
-        fsync_path(dir, 1, NULL);
+        fs_fsync_path(dir, NULL);
     }
     free(dcopy);
     loader_free(l);
