@@ -168,7 +168,13 @@ static int split_make(struct split *s, const struct dataset *d, const struct tra
             s->held[i] = rand_below(&rng, 10) == 0;
         return 0;
     }
+    /* A catalogue too small for 100 negatives ranks among half of it. */
     s->neg = o->eval_negatives;
+    if (s->neg > (d->nmovies - 1) / 2)
+        s->neg = (d->nmovies - 1) / 2;
+    if (s->neg < 1)
+        return error_set(err, ERR_NOTFOUND, "too few movies (%d) to validate a model",
+                         d->nmovies - 1);
     s->eval_user = malloc((size_t)d->nusers * sizeof(int));
     s->eval_movie = malloc((size_t)d->nusers * (size_t)(1 + s->neg) * sizeof(int));
     if (!s->eval_user || !s->eval_movie)
@@ -219,7 +225,10 @@ static int evaluate(const struct model *m, const struct dataset *d, const struct
         for (int64_t i = 0; i < d->nratings; i++)
             n += s->held[i];
     if (n == 0)
-        return error_set(err, ERR_NOTFOUND, "no validation data (too few ratings)");
+        return error_set(err, ERR_NOTFOUND,
+                         "no validation data: no user has both a rating to hold out and %d "
+                         "unrated movies (too few ratings or movies)",
+                         s->neg);
     uf = malloc((size_t)n * sizeof(*uf));
     mf = malloc((size_t)n * sizeof(*mf));
     prob = malloc((size_t)n * sizeof(*prob));
