@@ -33,7 +33,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -lm -pthread
 
-LIB_SRC := $(wildcard src/util/*.c src/data/*.c src/store/*.c src/nn/*.c src/model/*.c)
+LIB_SRC := $(wildcard src/util/*.c src/data/*.c src/store/*.c src/nn/*.c src/model/*.c src/recall/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

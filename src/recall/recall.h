@@ -1,0 +1,50 @@
+/*
+ * recall.h - what every recall channel shares: the candidate type and
+ * top-k selection.
+ *
+ * A recall channel (popularity.h, itemcf.h, als.h) turns the training
+ * interactions into a short list of candidate movies for one user; the
+ * ranking model then orders the merged lists. Channels write into arrays of
+ * `struct cand` that the caller owns. Movies are indexes into the dataset's
+ * movie table (row 0 is the unknown movie and is scored like any other).
+ *
+ * Order everywhere: score descending, ties by the lower movie index, so
+ * results do not depend on thread timing or on the order of input.
+ */
+#ifndef MOVIEREC_RECALL_H
+#define MOVIEREC_RECALL_H
+
+#include <stdint.h>
+
+/* One candidate. `because` is the movie that most explains it (item-CF:
+ * the liked movie whose similarity contributed most, for "because you
+ * liked X"); -1 for channels without a reason (popularity, ALS). */
+struct cand {
+    int movie;
+    float score;
+    int because;
+};
+
+/* 1 when a ranks before b: higher score, or equal score and lower movie. */
+static inline int cand_better(const struct cand *a, const struct cand *b)
+{
+    return a->score > b->score || (a->score == b->score && a->movie < b->movie);
+}
+
+/* ---- top-k over a dense score array ---- */
+
+/* Writes the best min(k, eligible) movies of scores (n,) to out (k,), best
+ * first, and returns how many it wrote. Skipped: movies with exclude[m]
+ * != 0 (exclude is (n,) or NULL) and NaN scores. O(n log k), no
+ * allocation. */
+int recall_topk(struct cand *out, int k, const float *scores, int n, const uint8_t *exclude);
+
+/* ---- the bounded heap underneath, for channels with sparse scores ---- */
+
+/* heap (k,) holds *n <= k candidates as a min-heap on cand_better (the
+ * worst at heap[0]). Pushing keeps the best k seen so far. */
+void recall_heap_push(struct cand *heap, int *n, int k, struct cand c);
+/* Sorts heap (n,) in place into order, best first. */
+void recall_heap_sort(struct cand *heap, int n);
+
+#endif

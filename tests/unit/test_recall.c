@@ -1,0 +1,505 @@
+/*
+ * test_recall.c - the recall channels on tiny hand-made rating matrices
+ * whose right answers are known: top-k order, popularity, item-CF cosine
+ * neighbours and "because", ALS on a block-structured matrix, Cholesky.
+ * RECALL_BENCH=1 also times ALS (64 factors, 15 iterations, 2 threads) on
+ * ml-100k from the store $RECALL_BENCH_DB (default
+ * /tmp/als100k/movierec.db, made by `movierec --home /tmp/als100k import`).
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <time.h>
+
+#include "../../src/model/dataset.h"
+#include "../../src/nn/nn.h"
+#include "../../src/recall/als.h"
+#include "../../src/recall/itemcf.h"
+#include "../../src/recall/popularity.h"
+#include "../../src/recall/recall.h"
+#include "../../src/store/store.h"
+
+/* ---- a rating matrix built from (user, movie, score) triples ---- */
+
+struct mat {
+    int nusers, nmovies;
+    int64_t start[64];
+    int movie[512];
+    float score[512];
+};
+
+/* triples sorted by user then movie */
+static void mat_make(struct mat *m, int nusers, int nmovies, const int (*t)[3], int n)
+{
+    memset(m, 0, sizeof(*m));
+    m->nusers = nusers;
+    m->nmovies = nmovies;
+    assert_true(nusers < 64 && n <= 512);
+    int r = 0;
+    for (int u = 0; u < nusers; u++) {
+        m->start[u] = r;
+        while (r < n && t[r][0] == u) {
+            m->movie[r] = t[r][1];
+            m->score[r] = (float)t[r][2];
+            r++;
+        }
+    }
+    m->start[nusers] = r;
+    assert_int_equal(r, n); /* the triples were sorted */
+}
+
+/* ---- top-k ---- */
+
+static void test_topk(void **state)
+{
+    (void)state;
+    const float s[8] = {1.0f, 3.0f, 3.0f, NAN, 5.0f, 2.0f, 3.0f, -1.0f};
+    struct cand out[8];
+    int n = recall_topk(out, 4, s, 8, NULL);
+    assert_int_equal(n, 4);
+    int want[4] = {4, 1, 2, 6}; /* ties 3.0: lower index first */
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(out[i].movie, want[i]);
+        assert_int_equal(out[i].because, -1);
+    }
+    assert_true(out[0].score == 5.0f && out[3].score == 3.0f);
+
+    uint8_t ex[8] = {0, 1, 0, 0, 1, 0, 0, 0};
+    n = recall_topk(out, 3, s, 8, ex);
+    assert_int_equal(n, 3);
+    assert_int_equal(out[0].movie, 2);
+    assert_int_equal(out[1].movie, 6);
+    assert_int_equal(out[2].movie, 5);
+
+    n = recall_topk(out, 8, s, 8, NULL); /* k > eligible: NaN skipped */
+    assert_int_equal(n, 7);
+    assert_int_equal(out[6].movie, 7);
+    assert_int_equal(recall_topk(out, 0, s, 8, NULL), 0);
+    assert_int_equal(recall_topk(out, 3, s, 0, NULL), 0);
+
+    /* against a plain sort on more data */
+    float big[500];
+    uint64_t st = 7;
+    for (int i = 0; i < 500; i++)
+        big[i] = (float)(nn_rng_next(&st) % 50); /* many ties */
+    struct cand top[20];
+    n = recall_topk(top, 20, big, 500, NULL);
+    assert_int_equal(n, 20);
+    for (int i = 1; i < 20; i++)
+        assert_true(cand_better(&top[i - 1], &top[i]));
+    int above = 0; /* everything not returned ranks below the last one */
+    for (int m = 0; m < 500; m++) {
+        struct cand c = {m, big[m], -1};
+        if (cand_better(&c, &top[19]) || c.movie == top[19].movie)
+            above++;
+    }
+    assert_int_equal(above, 20);
+}
+
+/* ---- popularity ---- */
+
+static void test_popularity(void **state)
+{
+    (void)state;
+    /* movies 1..4; user 0 is the empty unknown row */
+    static const int t[][3] = {
+        {1, 1, 5}, {1, 2, 4}, {1, 3, 2},
+        {2, 1, 4}, {2, 2, 5}, {2, 4, 5},
+        {3, 1, 3}, {3, 2, 5}, {3, 4, 4},
+        {4, 2, 1}, {4, 3, 5},
+    };
+    struct mat m;
+    struct popularity p;
+    struct error err = {0};
+    struct cand out[5];
+    mat_make(&m, 5, 5, t, 11);
+
+    assert_int_equal(popularity_build(&p, m.nusers, m.nmovies, m.start, m.movie, m.score, 4.0f,
+                                      0.0f, &err), 0);
+    int want_count[5] = {0, 2, 3, 1, 2};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(p.count[i], want_count[i]);
+    assert_int_equal(p.nrated[2], 4);
+    assert_true(fabsf(p.mean[2] - 15.0f / 4) < 1e-6f); /* no damping: plain mean */
+    assert_true(fabsf(p.global_mean - 43.0f / 11) < 1e-6f);
+
+    int n = popularity_top(&p, out, 5, NULL);
+    assert_int_equal(n, 4); /* movie 0 has no positive rating */
+    assert_int_equal(out[0].movie, 2);
+    assert_int_equal(out[1].movie, 4); /* 2 positives, mean 4.5 > movie 1's 4.0 */
+    assert_int_equal(out[2].movie, 1);
+    assert_int_equal(out[3].movie, 3);
+    assert_int_equal((int)floorf(out[0].score), 3);
+
+    uint8_t ex[5] = {0, 0, 1, 0, 0};
+    n = popularity_top(&p, out, 2, ex);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].movie, 4);
+    assert_int_equal(out[1].movie, 1);
+
+    /* genres: 0 = comedy for movies 1 and 3, 1 = drama for 2 and 3 */
+    const int genres[5][3] = {{-1, -1, -1}, {0, -1, -1}, {1, -1, -1}, {1, 0, -1}, {-1, -1, -1}};
+    n = popularity_top_genre(&p, &genres[0][0], 3, 0, out, 5, NULL);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].movie, 1);
+    assert_int_equal(out[1].movie, 3);
+    n = popularity_top_genre(&p, &genres[0][0], 3, 7, out, 5, NULL);
+    assert_int_equal(n, 0);
+    popularity_free(&p);
+
+    /* damping pulls a movie toward the global mean */
+    assert_int_equal(popularity_build(&p, m.nusers, m.nmovies, m.start, m.movie, m.score, 0.0f,
+                                      10.0f, &err), 0);
+    assert_int_equal(p.count[2], 4);
+    float g = 43.0f / 11;
+    assert_true(fabsf(p.mean[4] - (9.0f + 10 * g) / 12) < 1e-5f);
+    assert_true(fabsf(p.mean[0] - g) < 1e-6f);
+    popularity_free(&p);
+
+    m.movie[0] = 9; /* out of range */
+    assert_int_equal(popularity_build(&p, m.nusers, m.nmovies, m.start, m.movie, m.score, 4.0f,
+                                      0.0f, &err), ERR_USAGE);
+    assert_non_null(strstr(err.msg, "movie index 9"));
+}
+
+/* ---- item-CF ---- */
+
+/* Users 1-3 like movies 1-3 (cluster A), users 4-6 movies 4-6 (cluster B);
+ * low ratings across clusters are not positive. In A: user 1 likes 1, 2, 3;
+ * user 2 likes 1, 2; user 3 likes 2, 3. n_1 = 2, n_2 = 3, n_3 = 2;
+ * co(1,2) = 2, co(1,3) = 1, co(2,3) = 2:
+ * sim(1,2) = 2/sqrt(6), sim(1,3) = 1/2, sim(2,3) = 2/sqrt(6). */
+static const int cf_t[][3] = {
+    {1, 1, 5}, {1, 2, 4}, {1, 3, 5}, {1, 4, 1},
+    {2, 1, 4}, {2, 2, 5}, {2, 5, 2},
+    {3, 2, 5}, {3, 3, 4}, {3, 6, 3},
+    {4, 1, 2}, {4, 4, 5}, {4, 5, 5}, {4, 6, 4},
+    {5, 4, 4}, {5, 5, 5},
+    {6, 5, 4}, {6, 6, 5},
+};
+
+static void check_cf(const struct itemcf *cf)
+{
+    const int *ids;
+    const float *sims;
+    float s6 = (float)(2.0 / sqrt(6.0));
+
+    assert_int_equal(itemcf_neighbours(cf, 1, &ids, &sims), 2);
+    assert_int_equal(ids[0], 2);
+    assert_true(fabsf(sims[0] - s6) < 1e-6f);
+    assert_int_equal(ids[1], 3);
+    assert_true(fabsf(sims[1] - 0.5f) < 1e-6f);
+
+    assert_int_equal(itemcf_neighbours(cf, 2, &ids, &sims), 2);
+    assert_int_equal(ids[0], 1); /* tie 2/sqrt(6): lower index first */
+    assert_int_equal(ids[1], 3);
+    assert_true(fabsf(sims[0] - s6) < 1e-6f && fabsf(sims[1] - s6) < 1e-6f);
+
+    assert_int_equal(itemcf_neighbours(cf, 3, &ids, &sims), 2);
+    assert_int_equal(ids[0], 2);
+    assert_int_equal(ids[1], 1);
+
+    /* cluster B is the mirror image: 5 is everyone's, 4 and 6 half */
+    assert_int_equal(itemcf_neighbours(cf, 4, &ids, &sims), 2);
+    assert_int_equal(ids[0], 5);
+    assert_int_equal(ids[1], 6);
+    for (int m = 4; m <= 6; m++) {
+        int n = itemcf_neighbours(cf, m, &ids, &sims);
+        for (int i = 0; i < n; i++)
+            assert_true(ids[i] >= 4 && ids[i] <= 6);
+    }
+    assert_int_equal(itemcf_neighbours(cf, 0, &ids, &sims), 0);
+    assert_int_equal(itemcf_neighbours(cf, 99, &ids, &sims), 0);
+}
+
+static void test_itemcf(void **state)
+{
+    (void)state;
+    struct mat m;
+    struct itemcf cf;
+    struct itemcf_opts o;
+    struct error err = {0};
+    struct cand out[8];
+    int n;
+
+    mat_make(&m, 7, 7, cf_t, (int)(sizeof(cf_t) / sizeof(cf_t[0])));
+    itemcf_opts_default(&o);
+    assert_true(o.min_score == 4.0f && o.neighbours == 50 && o.threads == 2);
+    assert_int_equal(itemcf_build(&cf, &o, m.nusers, m.nmovies, m.start, m.movie, m.score, &err),
+                     0);
+    assert_int_equal(cf.npos[2], 3);
+    check_cf(&cf);
+
+    /* liked movie 1 only: the rest of cluster A, because of 1 */
+    int liked[2] = {1, 5};
+    assert_int_equal(itemcf_recommend(&cf, liked, 1, out, 8, NULL, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].movie, 2);
+    assert_int_equal(out[1].movie, 3);
+    assert_int_equal(out[0].because, 1);
+    assert_int_equal(out[1].because, 1);
+    assert_true(fabsf(out[0].score - (float)(2.0 / sqrt(6.0))) < 1e-6f);
+
+    /* liked 1 and 5: both clusters; 4 and 6 because of 5, summed alone */
+    assert_int_equal(itemcf_recommend(&cf, liked, 2, out, 8, NULL, &n, &err), 0);
+    assert_int_equal(n, 4);
+    for (int i = 0; i < n; i++) {
+        assert_true(out[i].movie != 1 && out[i].movie != 5);
+        assert_int_equal(out[i].because, out[i].movie <= 3 ? 1 : 5);
+    }
+
+    /* liked 1 and 3: 2 sums two similarities, because of the larger (3) */
+    int l13[2] = {1, 3};
+    assert_int_equal(itemcf_recommend(&cf, l13, 2, out, 8, NULL, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].movie, 2);
+    assert_true(fabsf(out[0].score - (float)(4.0 / sqrt(6.0))) < 1e-5f);
+    assert_int_equal(out[0].because, 1); /* equal sims: the earlier liked */
+
+    uint8_t ex[7] = {0, 0, 1, 0, 0, 0, 0};
+    assert_int_equal(itemcf_recommend(&cf, liked, 1, out, 8, ex, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].movie, 3);
+    int bad[2] = {-4, 77};
+    assert_int_equal(itemcf_recommend(&cf, bad, 2, out, 8, NULL, &n, &err), 0);
+    assert_int_equal(n, 0);
+    itemcf_free(&cf);
+
+    /* one thread and a cap of 1 neighbour */
+    o.threads = 1;
+    o.neighbours = 1;
+    assert_int_equal(itemcf_build(&cf, &o, m.nusers, m.nmovies, m.start, m.movie, m.score, &err),
+                     0);
+    const int *ids;
+    const float *sims;
+    assert_int_equal(itemcf_neighbours(&cf, 1, &ids, &sims), 1);
+    assert_int_equal(ids[0], 2);
+    itemcf_free(&cf);
+
+    /* three threads give the same neighbours */
+    o.threads = 3;
+    o.neighbours = 50;
+    assert_int_equal(itemcf_build(&cf, &o, m.nusers, m.nmovies, m.start, m.movie, m.score, &err),
+                     0);
+    check_cf(&cf);
+    itemcf_free(&cf);
+
+    o.neighbours = 0;
+    assert_int_equal(itemcf_build(&cf, &o, m.nusers, m.nmovies, m.start, m.movie, m.score, &err),
+                     ERR_USAGE);
+}
+
+/* ---- ALS ---- */
+
+static void test_cholesky(void **state)
+{
+    (void)state;
+    /* A = [[4, 12, -16], [12, 37, -43], [-16, -43, 98]] = L L^T with
+     * L = [[2, 0, 0], [6, 1, 0], [-8, 5, 3]]; A x = b for x = (1, 2, 3) */
+    float a[9] = {4, 12, -16, 12, 37, -43, -16, -43, 98};
+    float uw[9] = {2, 6, -8, 0, 1, 5, 0, 0, 3}; /* U = L^T */
+    float x[3] = {4 + 24 - 48, 12 + 74 - 129, -16 - 86 + 294};
+    assert_int_equal(als_cholesky(a, 3), 0);
+    for (int i = 0; i < 3; i++)
+        for (int j = i; j < 3; j++)
+            assert_true(fabsf(a[i * 3 + j] - uw[i * 3 + j]) < 1e-5f);
+    assert_true(a[3] == 12 && a[6] == -16 && a[7] == -43); /* lower untouched */
+    als_cholesky_solve(a, x, 3);
+    assert_true(fabsf(x[0] - 1) < 1e-4f && fabsf(x[1] - 2) < 1e-4f && fabsf(x[2] - 3) < 1e-4f);
+
+    float np[4] = {1, 2, 2, 1}; /* eigenvalues 3 and -1 */
+    assert_int_equal(als_cholesky(np, 2), ERR_INTEGRITY);
+}
+
+/* 2 groups of 10 users x 2 groups of 10 movies; user u in group g rates
+ * the movies of group g except one (a different one per user); no rating
+ * across groups. Row/column 0 is the empty unknown. */
+static void block_matrix(struct mat *m)
+{
+    static int t[512][3];
+    int n = 0;
+    for (int u = 1; u <= 20; u++) {
+        int g = (u - 1) / 10, skip = (u - 1) % 10;
+        for (int i = 0; i < 10; i++)
+            if (i != skip) {
+                t[n][0] = u;
+                t[n][1] = 1 + g * 10 + i;
+                t[n][2] = 3 + (u + i) % 3;
+                n++;
+            }
+    }
+    mat_make(m, 21, 21, (const int(*)[3])t, n);
+}
+
+static void test_als(void **state)
+{
+    (void)state;
+    struct mat m;
+    struct als a, b;
+    struct als_opts o;
+    struct error err = {0};
+    float s[21];
+
+    block_matrix(&m);
+    als_opts_default(&o);
+    assert_true(o.factors == 64 && o.iterations == 15 && o.alpha == 10.0f && o.lambda == 0.1f);
+    o.factors = 8;
+    assert_int_equal(als_train(&a, &o, m.nusers, m.nmovies, m.start, m.movie, m.score, 2, 42,
+                               &err), 0);
+    for (int u = 1; u <= 20; u++) {
+        int g = (u - 1) / 10, skip = (u - 1) % 10;
+        int unrated = 1 + g * 10 + skip;
+        als_score_user(&a, u, s);
+        for (int i = 1; i <= 20; i++)
+            if ((i - 1) / 10 != g && !(s[unrated] > s[i]))
+                fail_msg("user %d: unrated in-block movie %d scores %g, out-of-block %d %g", u,
+                         unrated, s[unrated], i, s[i]);
+        assert_true(s[unrated] > 0.3f); /* close to the preference 1 */
+    }
+    als_score_user(&a, 0, s); /* the empty row: zero factor */
+    for (int i = 0; i < 21; i++)
+        assert_true(s[i] == 0.0f);
+    als_score_user(&a, 99, s);
+    assert_true(s[3] == 0.0f);
+
+    /* same seed, other thread count: bit for bit; other seed: different */
+    assert_int_equal(als_train(&b, &o, m.nusers, m.nmovies, m.start, m.movie, m.score, 1, 42,
+                               &err), 0);
+    assert_memory_equal(a.user, b.user, sizeof(float) * 21 * 8);
+    assert_memory_equal(a.item, b.item, sizeof(float) * 21 * 8);
+    als_free(&b);
+    assert_int_equal(als_train(&b, &o, m.nusers, m.nmovies, m.start, m.movie, m.score, 2, 43,
+                               &err), 0);
+    assert_true(memcmp(a.item, b.item, sizeof(float) * 21 * 8) != 0);
+    als_free(&b);
+    als_free(&a);
+
+    /* with scores as confidence, the default 64 factors */
+    o.factors = 64;
+    o.use_score = 1;
+    o.alpha = 2.0f;
+    assert_int_equal(als_train(&a, &o, m.nusers, m.nmovies, m.start, m.movie, m.score, 2, 1,
+                               &err), 0);
+    als_score_user(&a, 15, s);
+    for (int i = 1; i <= 10; i++)
+        assert_true(s[15] > s[i]); /* user 15 skipped movie 15 */
+    als_free(&a);
+
+    o.lambda = 0;
+    assert_int_equal(als_train(&a, &o, m.nusers, m.nmovies, m.start, m.movie, m.score, 2, 1,
+                               &err), ERR_USAGE);
+}
+
+/* ---- no ratings at all ---- */
+
+static void test_empty(void **state)
+{
+    (void)state;
+    int64_t start[4] = {0, 0, 0, 0};
+    int mv[1] = {0};
+    float sc[1] = {0};
+    struct error err = {0};
+    struct popularity p;
+    struct itemcf cf;
+    struct als a;
+    struct cand out[4];
+    float s[5];
+    int n, liked[1] = {2};
+
+    assert_int_equal(popularity_build(&p, 3, 5, start, mv, sc, 4.0f, 10.0f, &err), 0);
+    assert_int_equal(popularity_top(&p, out, 4, NULL), 0);
+    popularity_free(&p);
+    assert_int_equal(itemcf_build(&cf, NULL, 3, 5, start, mv, sc, &err), 0);
+    assert_int_equal(itemcf_recommend(&cf, liked, 1, out, 4, NULL, &n, &err), 0);
+    assert_int_equal(n, 0);
+    itemcf_free(&cf);
+    assert_int_equal(als_train(&a, NULL, 3, 5, start, mv, sc, 2, 1, &err), 0);
+    als_score_user(&a, 1, s);
+    for (int i = 0; i < 5; i++)
+        assert_true(s[i] == 0.0f);
+    als_free(&a);
+}
+
+/* ---- ml-100k timing (RECALL_BENCH=1) ---- */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void test_bench_ml100k(void **state)
+{
+    (void)state;
+    const char *on = getenv("RECALL_BENCH"), *db = getenv("RECALL_BENCH_DB");
+    struct store *st = NULL;
+    struct dataset d;
+    struct error err = {0};
+    struct als a;
+    struct itemcf cf;
+
+    if (!on || strcmp(on, "1") != 0)
+        skip();
+    if (!db || !*db)
+        db = "/tmp/als100k/movierec.db";
+    if (access(db, R_OK) != 0) {
+        fprintf(stderr, "bench: no store at %s (run movierec --home ... import ml-100k)\n", db);
+        skip();
+    }
+    memset(&d, 0, sizeof(d));
+    if (store_open(&st, db, &err) || dataset_load(&d, st, 1, &err))
+        fail_msg("bench: %s", err.msg);
+
+    double t0 = now();
+    assert_int_equal(als_train(&a, NULL, d.nusers, d.nmovies, d.user_start, d.r_movie,
+                               d.r_score, 2, 1, &err), 0);
+    double t1 = now();
+    for (size_t i = 0; i < (size_t)d.nmovies * a.f; i++)
+        if (!isfinite(a.item[i]))
+            fail_msg("bench: item factor %zu is %g", i, a.item[i]);
+    assert_int_equal(itemcf_build(&cf, NULL, d.nusers, d.nmovies, d.user_start, d.r_movie,
+                                  d.r_score, &err), 0);
+    double t2 = now();
+    /* sanity: for nearly every user, rated movies outscore unrated ones */
+    float *sc = malloc((size_t)d.nmovies * sizeof(*sc));
+    int good = 0, users = 0;
+    assert_non_null(sc);
+    for (int u = 1; u < d.nusers; u++) {
+        double in = 0, all = 0;
+        int64_t n = d.user_start[u + 1] - d.user_start[u];
+        if (n == 0)
+            continue;
+        als_score_user(&a, u, sc);
+        for (int m = 0; m < d.nmovies; m++)
+            all += sc[m];
+        for (int64_t r = d.user_start[u]; r < d.user_start[u + 1]; r++)
+            in += sc[d.r_movie[r]];
+        users++;
+        good += in / (double)n > (all - in) / (double)(d.nmovies - n);
+    }
+    free(sc);
+    assert_true(good >= users * 99 / 100);
+    const int *ids;
+    const float *sims;
+    assert_true(itemcf_neighbours(&cf, d.r_movie[0], &ids, &sims) > 0);
+    fprintf(stderr,
+            "bench: ml-100k %d users, %d movies, %lld ratings: als (64 factors, 15 iterations, "
+            "2 threads) %.3f s; itemcf (50 neighbours, 2 threads) %.3f s\n",
+            d.nusers, d.nmovies, (long long)d.nratings, t1 - t0, t2 - t1);
+    itemcf_free(&cf);
+    als_free(&a);
+    dataset_free(&d);
+    store_close(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_topk),       cmocka_unit_test(test_popularity),
+        cmocka_unit_test(test_itemcf),     cmocka_unit_test(test_cholesky),
+        cmocka_unit_test(test_als),        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_bench_ml100k),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
