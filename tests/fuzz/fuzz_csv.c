@@ -12,20 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "../../src/data/csv.h"
 #include "../../src/data/lines.h"
 #include "../../src/util/error.h"
 #include "../../src/util/banned.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
 
 /* Does [p, p+n) lie inside [base, base+cap)? */
 static int within(const char *p, size_t n, const char *base, size_t cap)

@@ -24,21 +24,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "../../src/data/import.h"
 #include "../../src/data/movielens.h"
 #include "../../src/store/store.h"
 #include "../../src/util/error.h"
 #include "../../src/util/banned.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
 
 #define SEP 0x1E
 #define MAX_FILES 5

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "../../src/model/modelfile.h"
 
 static char path[256];
@@ -21,7 +22,6 @@ static void cleanup(void)
         unlink(path);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct error err;
