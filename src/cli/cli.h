@@ -65,5 +65,6 @@ int cmd_stats(struct cli *c, int argc, char **argv);
 int cmd_train(struct cli *c, int argc, char **argv);
 int cmd_score(struct cli *c, int argc, char **argv);
 int cmd_evaluate(struct cli *c, int argc, char **argv);
+int cmd_similar(struct cli *c, int argc, char **argv);
 
 #endif

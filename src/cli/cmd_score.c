@@ -21,72 +21,11 @@ static const char usage[] = "movierec score [--label watch|like] [--version V] <
 
 /* Features of every user and movie in the store, found by id. */
 struct featmap {
-    int64_t *uid;
+    int64_t *uid, *mid;
     struct user_feat *uf;
-    int nu, ucap;
-    int64_t *mid;
     struct movie_feat *mf;
-    int nm, mcap;
-    const struct vocab *v;
-    int oom;
+    int nu, nm;
 };
-
-static int fm_user(void *ctx, const struct store_user_row *u)
-{
-    struct featmap *f = ctx;
-    if (f->nu == f->ucap) {
-        int nc = f->ucap ? f->ucap * 2 : 1024;
-        int64_t *ni = realloc(f->uid, (size_t)nc * sizeof(*ni));
-        struct user_feat *nf;
-        if (!ni)
-            return ERR_NOMEM;
-        f->uid = ni;
-        nf = realloc(f->uf, (size_t)nc * sizeof(*nf));
-        if (!nf)
-            return ERR_NOMEM;
-        f->uf = nf;
-        f->ucap = nc;
-    }
-    f->uid[f->nu] = u->id;
-    vocab_user_feat(f->v, u, &f->uf[f->nu++]);
-    return 0;
-}
-
-static int fm_movie(void *ctx, const struct store_movie_row *m)
-{
-    struct featmap *f = ctx;
-    if (f->nm == f->mcap) {
-        int nc = f->mcap ? f->mcap * 2 : 1024;
-        int64_t *ni = realloc(f->mid, (size_t)nc * sizeof(*ni));
-        struct movie_feat *nf;
-        if (!ni)
-            return ERR_NOMEM;
-        f->mid = ni;
-        nf = realloc(f->mf, (size_t)nc * sizeof(*nf));
-        if (!nf)
-            return ERR_NOMEM;
-        f->mf = nf;
-        f->mcap = nc;
-    }
-    f->mid[f->nm] = m->id;
-    vocab_movie_feat(f->v, m, &f->mf[f->nm++]);
-    return 0;
-}
-
-static int find(const int64_t *a, int n, int64_t id)
-{
-    int lo = 0, hi = n - 1;
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (a[mid] == id)
-            return mid;
-        if (a[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
-}
 
 static void featmap_free(struct featmap *f)
 {
@@ -151,13 +90,10 @@ int cmd_score(struct cli *c, int argc, char **argv)
     if (modelfile_load(dir, (int)version, &m, &v, &loaded, &err))
         return cli_fail_err(&err);
     memset(&fm, 0, sizeof(fm));
-    fm.v = &v;
     cli_db_path(c, db, sizeof(db));
     if (access(db, F_OK) == 0) {
-        if (store_open(&s, db, &err) || store_each_user(s, fm_user, &fm, &err) ||
-            store_each_movie(s, fm_movie, &fm, &err)) {
-            if (!err.msg[0])
-                error_set(&err, ERR_NOMEM, "out of memory reading the store");
+        if (store_open(&s, db, &err) || feat_load_users(s, &v, &fm.uid, &fm.uf, &fm.nu, &err) ||
+            feat_load_movies(s, &v, &fm.mid, &fm.mf, &fm.nm, &err)) {
             cli_fail_err(&err);
             goto out;
         }
@@ -192,14 +128,14 @@ int cmd_score(struct cli *c, int argc, char **argv)
                      (int)(end - line < 60 ? end - line : 60), line);
             goto out;
         }
-        k = find(fm.uid, fm.nu, u);
+        k = feat_find(fm.uid, fm.nu, u);
         if (k >= 0) {
             uf[n] = fm.uf[k];
         } else {
             memset(&uf[n], 0, sizeof(uf[n]));
             uf[n].user = vocab_user_index(&v, u);
         }
-        k = find(fm.mid, fm.nm, mv);
+        k = feat_find(fm.mid, fm.nm, mv);
         if (k >= 0) {
             mf[n] = fm.mf[k];
         } else {

@@ -377,6 +377,97 @@ void vocab_movie_feat(const struct vocab *v, const struct store_movie_row *m, st
 }
 
 /* ------------------------------------------------------------------ */
+/* every user and movie of a store                                     */
+
+struct feat_list {
+    const struct vocab *v;
+    int64_t *ids;
+    void *feats;
+    size_t size; /* of one feature record */
+    int n, cap;
+};
+
+static int list_push(struct feat_list *l, int64_t id)
+{
+    if (l->n == l->cap) {
+        int nc = l->cap ? l->cap * 2 : 1024;
+        int64_t *ni = realloc(l->ids, (size_t)nc * sizeof(*ni));
+        void *nf;
+        if (!ni)
+            return ERR_NOMEM;
+        l->ids = ni;
+        nf = realloc(l->feats, (size_t)nc * l->size);
+        if (!nf)
+            return ERR_NOMEM;
+        l->feats = nf;
+        l->cap = nc;
+    }
+    l->ids[l->n++] = id;
+    return 0;
+}
+
+static int list_user(void *ctx, const struct store_user_row *u)
+{
+    struct feat_list *l = ctx;
+    if (list_push(l, u->id))
+        return ERR_NOMEM;
+    vocab_user_feat(l->v, u, (struct user_feat *)l->feats + (l->n - 1));
+    return 0;
+}
+
+static int list_movie(void *ctx, const struct store_movie_row *m)
+{
+    struct feat_list *l = ctx;
+    if (list_push(l, m->id))
+        return ERR_NOMEM;
+    vocab_movie_feat(l->v, m, (struct movie_feat *)l->feats + (l->n - 1));
+    return 0;
+}
+
+static int load_list(struct store *s, struct feat_list *l, int users, int64_t **ids, void **feats,
+                     int *n, struct error *err)
+{
+    int rc = users ? store_each_user(s, list_user, l, err) : store_each_movie(s, list_movie, l, err);
+    if (rc) {
+        free(l->ids);
+        free(l->feats);
+        if (rc == ERR_NOMEM)
+            return error_set(err, ERR_NOMEM, "out of memory reading the store");
+        return rc;
+    }
+    *ids = l->ids;
+    *feats = l->feats;
+    *n = l->n;
+    return 0;
+}
+
+int feat_load_users(struct store *s, const struct vocab *v, int64_t **ids,
+                    struct user_feat **feats, int *n, struct error *err)
+{
+    struct feat_list l = {v, NULL, NULL, sizeof(struct user_feat), 0, 0};
+    void *f = NULL;
+    int rc = load_list(s, &l, 1, ids, &f, n, err);
+    *feats = f;
+    return rc;
+}
+
+int feat_load_movies(struct store *s, const struct vocab *v, int64_t **ids,
+                     struct movie_feat **feats, int *n, struct error *err)
+{
+    struct feat_list l = {v, NULL, NULL, sizeof(struct movie_feat), 0, 0};
+    void *f = NULL;
+    int rc = load_list(s, &l, 0, ids, &f, n, err);
+    *feats = f;
+    return rc;
+}
+
+int feat_find(const int64_t *ids, int n, int64_t id)
+{
+    int k = find_id(ids, n, id);
+    return k - 1;
+}
+
+/* ------------------------------------------------------------------ */
 /* vocab.json                                                           */
 
 static json_t *ids_json(const int64_t *a, int n)

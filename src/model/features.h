@@ -64,6 +64,15 @@ int feat_age_bucket(int age);
 int feat_title_words(const char *title, int max, void (*fn)(void *ctx, const char *w, int n),
                      void *ctx);
 
+/* Every user (movie) of the store with its encoded features, in id order:
+ * ids (n,) and feats (n,) are malloc'd for the caller to free. Find one
+ * with feat_find(). */
+int feat_load_users(struct store *s, const struct vocab *v, int64_t **ids,
+                    struct user_feat **feats, int *n, struct error *err);
+int feat_load_movies(struct store *s, const struct vocab *v, int64_t **ids,
+                     struct movie_feat **feats, int *n, struct error *err);
+int feat_find(const int64_t *ids, int n, int64_t id); /* position or -1 */
+
 /* Saved as JSON beside the model (vocab.json); load checks its shape. */
 int vocab_save(const struct vocab *v, const char *path, struct error *err);
 int vocab_load(struct vocab *v, const char *path, struct error *err);

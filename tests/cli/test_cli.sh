@@ -34,7 +34,7 @@ expect 0 "usage: movierec" -- "$mr" --help
 expect 2 "usage: movierec" -- "$mr"
 expect 2 "'frobnicate' is not a movierec command" -- "$mr" frobnicate
 expect 2 "unknown option '--bogus'" -- "$mr" --bogus stats
-for c in import fetch generate stats train score evaluate help; do
+for c in import fetch generate stats train score evaluate similar help; do
     expect 0 "usage: movierec" -- "$mr" "$c" --help
 done
 expect 0 "usage: movierec import" -- "$mr" help import
@@ -67,6 +67,11 @@ printf '%s\n' "$out" | awk -F'\t' '$3 < 0 || $3 > 1 || NF != 3 {exit 1}' && ok |
 expect 1 "stdin:2: expected 'userId<TAB>movieId'" -- sh -c "printf '1\t1\n1 2\n' | '$mr' --home '$H' score --label like"
 expect 0 "HR@10" -- "$mr" --home "$H" evaluate --label watch
 expect 0 "\"auc\"" -- "$mr" --home "$H" evaluate --json
+expect 0 "movies like 1 " -- "$mr" --home "$H" similar 1 -n 5
+[ "$("$mr" --home "$H" similar 1 -n 5 | wc -l)" -eq 6 ] && ok || bad "similar -n 5 did not list 5 movies"
+expect 0 "\"similar\": \[{\"movie_id\"" -- "$mr" --home "$H" similar 2 --json
+expect 1 "no movie 999999 in the store" -- "$mr" --home "$H" similar 999999
+expect 2 "MOVIE_ID is missing" -- "$mr" --home "$H" similar
 # a damaged newest model is refused with a clear message; an older one still loads
 printf 'garbage' >"$H/models/watch/2/model.safetensors"
 expect 1 "damaged" -- sh -c "printf '1\t1\n' | '$mr' --home '$H' score"

@@ -14,6 +14,7 @@
 #include "../../src/model/modelfile.h"
 #include "../../src/model/report.h"
 #include "../../src/model/train.h"
+#include "../../src/recall/embed.h"
 
 /* A small model: tiny vocabularies, small layers. */
 static void tiny_config(struct model_config *c)
@@ -369,6 +370,49 @@ static void test_model_files(void **state)
     model_free(&m);
 }
 
+/* Similar movies by the movie tower: unit vectors, itself excluded,
+ * sorted, and a movie whose features equal another's is its nearest. */
+static void test_similar(void **state)
+{
+    struct world *w = *state;
+    struct model_config c;
+    struct model m;
+    struct embed_index ix;
+    struct error err;
+    struct cand out[10];
+    struct movie_feat *mf;
+    float *scratch;
+    int n = w->d.nmovies - 1, got;
+
+    model_config_default(&c, &w->d.vocab);
+    assert_int_equal(model_init(&m, &c, &err), 0);
+    model_init_weights(&m, 4);
+    mf = malloc((size_t)(n + 1) * sizeof(*mf));
+    scratch = malloc((size_t)(n + 1) * sizeof(*scratch));
+    memcpy(mf, w->d.movies + 1, (size_t)n * sizeof(*mf));
+    mf[n] = mf[3]; /* a twin of row 3 */
+    assert_int_equal(embed_build(&ix, &m, mf, n + 1, &err), 0);
+    for (int i = 0; i <= n; i++) {
+        double s2 = 0;
+        for (int d = 0; d < ix.dim; d++)
+            s2 += (double)ix.vec[(size_t)i * ix.dim + d] * ix.vec[(size_t)i * ix.dim + d];
+        assert_float_equal(s2, 1.0, 1e-4);
+    }
+    got = embed_similar(&ix, 3, out, 10, scratch);
+    assert_int_equal(got, 10);
+    assert_int_equal(out[0].movie, n); /* the twin */
+    assert_float_equal(out[0].score, 1.0, 1e-4);
+    for (int i = 0; i < got; i++) {
+        assert_int_not_equal(out[i].movie, 3);
+        if (i)
+            assert_true(out[i].score <= out[i - 1].score);
+    }
+    embed_free(&ix);
+    free(mf);
+    free(scratch);
+    model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +424,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_train_learns_and_is_deterministic, world_setup,
                                         world_teardown),
         cmocka_unit_test_setup_teardown(test_model_files, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(test_similar, world_setup, world_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

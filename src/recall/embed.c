@@ -1,0 +1,76 @@
+/*
+ * embed.c - the movie-tower vectors of every movie, and cosine neighbours.
+ */
+#include "embed.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EMBED_BATCH 1024
+
+int embed_build(struct embed_index *ix, const struct model *m, const struct movie_feat *mf, int n,
+                struct error *err)
+{
+    const int T = m->cfg.tower;
+    struct model_acts *a = NULL;
+    struct batch b;
+    struct user_feat nobody = {0, 0, 0, 0};
+    int rc;
+
+    memset(ix, 0, sizeof(*ix));
+    ix->vec = malloc((size_t)(n ? n : 1) * (size_t)T * sizeof(float));
+    if (!ix->vec)
+        return error_set(err, ERR_NOMEM, "out of memory for %d movie vectors", n);
+    ix->n = n;
+    ix->dim = T;
+    if ((rc = model_acts_alloc(&a, m, EMBED_BATCH, err)))
+        goto fail;
+    if (batch_alloc(&b, EMBED_BATCH)) {
+        rc = error_set(err, ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < n; i += EMBED_BATCH) {
+        int k = n - i < EMBED_BATCH ? n - i : EMBED_BATCH;
+        b.B = k;
+        for (int j = 0; j < k; j++)
+            batch_set(&b, j, &nobody, &mf[i + j], 0);
+        model_forward(m, a, &b, 0, NULL);
+        memcpy(ix->vec + (size_t)i * T, model_movie_vectors(a), (size_t)k * T * sizeof(float));
+    }
+    batch_free(&b);
+    model_acts_free(a);
+    for (int i = 0; i < n; i++) {
+        float *v = ix->vec + (size_t)i * T;
+        double s = 0;
+        for (int d = 0; d < T; d++)
+            s += (double)v[d] * v[d];
+        if (s > 0) {
+            float inv = (float)(1.0 / sqrt(s));
+            for (int d = 0; d < T; d++)
+                v[d] *= inv;
+        }
+    }
+    return 0;
+fail:
+    model_acts_free(a);
+    embed_free(ix);
+    return rc;
+}
+
+void embed_free(struct embed_index *ix)
+{
+    free(ix->vec);
+    memset(ix, 0, sizeof(*ix));
+}
+
+int embed_similar(const struct embed_index *ix, int row, struct cand *out, int k, float *scratch)
+{
+    const float *q = ix->vec + (size_t)row * ix->dim;
+    if (row < 0 || row >= ix->n || k < 1)
+        return 0;
+    /* scores (n,) = vec (n, dim) . q (dim,) */
+    nn_sgemm(0, 1, 1, ix->n, ix->dim, 1.0f, q, ix->dim, ix->vec, ix->dim, 0.0f, scratch, ix->n);
+    scratch[row] = NAN; /* recall_topk skips NaN: never the movie itself */
+    return recall_topk(out, k, scratch, ix->n, NULL);
+}
