@@ -62,6 +62,8 @@ void nn_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha,
 /* Process-wide: 1 (default) sends nn_sgemm to OpenBLAS, 0 to the naive
  * loops. Set it before starting threads. Returns the previous value. */
 int nn_use_blas(int on);
+/* y (M,) = A (M, N; row stride lda) . x (N,): matrix-vector, BLAS or naive. */
+void nn_sgemv(float *y, const float *A, const float *x, int M, int N, int lda);
 /* OpenBLAS's own thread count (openblas_set_num_threads); a trainer that
  * runs its own threads over the batch sets 1. No-op under NN_NO_BLAS. */
 void nn_blas_threads(int n);

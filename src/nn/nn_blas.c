@@ -73,6 +73,25 @@ void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
     nn_sgemm_naive(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+void nn_sgemv(float *restrict y, const float *restrict A, const float *restrict x, int M, int N,
+              int lda)
+{
+    if (M <= 0)
+        return;
+#ifndef NN_NO_BLAS
+    if (use_blas && N > 0) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, M, N, 1.0f, A, lda, x, 1, 0.0f, y, 1);
+        return;
+    }
+#endif
+    for (int i = 0; i < M; i++) {
+        float s = 0.0f;
+        for (int j = 0; j < N; j++)
+            s += A[(size_t)i * lda + j] * x[j];
+        y[i] = s;
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Linear layer                                                         */
 

@@ -70,7 +70,7 @@ int embed_similar(const struct embed_index *ix, int row, struct cand *out, int k
     if (row < 0 || row >= ix->n || k < 1)
         return 0;
     /* scores (n,) = vec (n, dim) . q (dim,) */
-    nn_sgemm(0, 1, 1, ix->n, ix->dim, 1.0f, q, ix->dim, ix->vec, ix->dim, 0.0f, scratch, ix->n);
+    nn_sgemv(scratch, ix->vec, q, ix->n, ix->dim, ix->dim);
     scratch[row] = NAN; /* recall_topk skips NaN: never the movie itself */
     return recall_topk(out, k, scratch, ix->n, NULL);
 }
