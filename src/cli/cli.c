@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../store/store.h"
 #include "../util/text.h"
 
 int cli_fail(const char *fmt, ...)
@@ -67,6 +68,18 @@ void cli_path(const struct cli *c, const char *rel, char *out, size_t cap)
 void cli_db_path(const struct cli *c, char *out, size_t cap)
 {
     cli_path(c, "movierec.db", out, cap);
+}
+
+int cli_store_open(const struct cli *c, struct store **s, struct error *err)
+{
+    char db[4096];
+    *s = NULL;
+    cli_db_path(c, db, sizeof(db));
+    if (access(db, F_OK) != 0)
+        return error_set(err, ERR_NOTFOUND,
+                         "no store in '%s' yet; run 'movierec --home %s import <folder>' first",
+                         c->home, c->home);
+    return store_open(s, db, err);
 }
 
 int cli_is_help(const char *arg)

@@ -34,6 +34,10 @@ int cli_home_make(struct cli *c, struct error *err);
 void cli_path(const struct cli *c, const char *rel, char *out, size_t cap);
 /* The store's path: <home>/movierec.db */
 void cli_db_path(const struct cli *c, char *out, size_t cap);
+/* Opens the home folder's store; ERR_NOTFOUND (with a hint to import
+ * first) when there is none yet, rather than creating an empty one. */
+struct store;
+int cli_store_open(const struct cli *c, struct store **s, struct error *err);
 
 /* True when argv[i] is -h or --help. */
 int cli_is_help(const char *arg);

@@ -36,7 +36,7 @@ int cmd_evaluate(struct cli *c, int argc, char **argv)
     const char *labels[2] = {"watch", "like"};
     int nlabels = 2, json = 0;
     int64_t version = 0, seed = 42;
-    char dir[4096], db[4096];
+    char dir[4096];
     struct error err = {0};
     struct store *s = NULL;
 
@@ -65,11 +65,7 @@ int cmd_evaluate(struct cli *c, int argc, char **argv)
             return cli_usage_fail(usage, "unknown argument '%s'", argv[i]);
         }
     }
-    cli_db_path(c, db, sizeof(db));
-    if (access(db, F_OK) != 0)
-        return cli_fail("no store in '%s' yet; run 'movierec --home %s import <folder>' first",
-                        c->home, c->home);
-    if (store_open(&s, db, &err))
+    if (cli_store_open(c, &s, &err))
         return cli_fail_err(&err);
     for (int k = 0; k < nlabels; k++) {
         struct model m;

@@ -35,7 +35,7 @@ int cmd_similar(struct cli *c, int argc, char **argv)
 {
     int64_t movie = -1, n = 10;
     int json = 0, rc = 1, nm = 0, row, got, version;
-    char dir[4096], db[4096];
+    char dir[4096];
     struct error err = {0};
     struct store *s = NULL;
     struct model m;
@@ -67,14 +67,14 @@ int cmd_similar(struct cli *c, int argc, char **argv)
     }
     if (movie < 1)
         return cli_usage_fail(usage, "which movie? (MOVIE_ID is missing)");
-    cli_db_path(c, db, sizeof(db));
-    if (access(db, F_OK) != 0)
-        return cli_fail("no store in '%s' yet; run 'movierec --home %s import <folder>' first",
-                        c->home, c->home);
-    snprintf(dir, sizeof(dir), "%s/models/watch", c->home);
-    if (modelfile_load(dir, 0, &m, &v, &version, &err))
+    if (cli_store_open(c, &s, &err))
         return cli_fail_err(&err);
-    if (store_open(&s, db, &err) || feat_load_movies(s, &v, &ids, &mf, &nm, &err)) {
+    snprintf(dir, sizeof(dir), "%s/models/watch", c->home);
+    if (modelfile_load(dir, 0, &m, &v, &version, &err)) {
+        store_close(s);
+        return cli_fail_err(&err);
+    }
+    if (feat_load_movies(s, &v, &ids, &mf, &nm, &err)) {
         cli_fail_err(&err);
         goto out;
     }

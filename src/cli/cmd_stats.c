@@ -35,10 +35,7 @@ int cmd_stats(struct cli *c, int argc, char **argv)
         }
     }
     cli_db_path(c, db, sizeof(db));
-    if (access(db, F_OK) != 0)
-        return cli_fail("no store in '%s' yet; run 'movierec --home %s import <folder>' first",
-                        c->home, c->home);
-    if (store_open(&s, db, &err) || store_counts(s, &n, &err) ||
+    if (cli_store_open(c, &s, &err) || store_counts(s, &n, &err) ||
         store_rating_histogram(s, hist, &err) || store_top_genres(s, genres, (int)top, &ng, &err) ||
         store_meta_get(s, "dataset", dataset, sizeof(dataset), &err) ||
         store_meta_get(s, "format", format, sizeof(format), &err)) {

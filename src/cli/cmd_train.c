@@ -206,7 +206,7 @@ int cmd_train(struct cli *c, int argc, char **argv)
     struct store *s = NULL;
     struct dataset d;
     struct error err = {0};
-    char db[4096], dataset_name[128];
+    char dataset_name[128];
     int rc;
 
     for (int i = 1; i < argc; i++) {
@@ -261,11 +261,7 @@ int cmd_train(struct cli *c, int argc, char **argv)
         }
         i++; /* every option above takes a value */
     }
-    cli_db_path(c, db, sizeof(db));
-    if (access(db, F_OK) != 0)
-        return cli_fail("no store in '%s' yet; run 'movierec --home %s import <folder>' first",
-                        c->home, c->home);
-    if ((rc = store_open(&s, db, &err)) ||
+    if ((rc = cli_store_open(c, &s, &err)) ||
         (rc = store_meta_get(s, "dataset", dataset_name, sizeof(dataset_name), &err))) {
         store_close(s);
         return cli_fail_err(&err);
