@@ -84,8 +84,8 @@ int cmd_similar(struct cli *c, int argc, char **argv)
         goto out;
     }
     out = malloc((size_t)n * sizeof(*out));
-    scratch = malloc((size_t)nm * sizeof(*scratch));
-    if (!out || !scratch || embed_build(&ix, &m, mf, nm, &err)) {
+    if (!out || embed_build(&ix, &m, mf, nm, &err) ||
+        posix_memalign((void **)&scratch, 64, embed_scratch_size(&ix)) != 0) {
         if (!err.msg[0])
             error_set(&err, ERR_NOMEM, "out of memory");
         cli_fail_err(&err);

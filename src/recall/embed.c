@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define EMBED_BATCH 1024
+#define EMBED_RESCORE 32 /* int8 candidates rescored beyond k (qindex.h) */
 
 int embed_build(struct embed_index *ix, const struct model *m, const struct movie_feat *mf, int n,
                 struct error *err)
@@ -51,26 +52,32 @@ int embed_build(struct embed_index *ix, const struct model *m, const struct movi
                 v[d] *= inv;
         }
     }
+    if ((rc = qindex_build(&ix->qx, ix->vec, n, T, err)))
+        goto fail_built;
     return 0;
 fail:
     model_acts_free(a);
+fail_built:
     embed_free(ix);
     return rc;
 }
 
 void embed_free(struct embed_index *ix)
 {
+    qindex_free(&ix->qx);
     free(ix->vec);
     memset(ix, 0, sizeof(*ix));
 }
 
+size_t embed_scratch_size(const struct embed_index *ix)
+{
+    return qindex_scratch_size(&ix->qx);
+}
+
 int embed_similar(const struct embed_index *ix, int row, struct cand *out, int k, float *scratch)
 {
-    const float *q = ix->vec + (size_t)row * ix->dim;
     if (row < 0 || row >= ix->n || k < 1)
         return 0;
-    /* scores (n,) = vec (n, dim) . q (dim,) */
-    nn_sgemv(scratch, ix->vec, q, ix->n, ix->dim, ix->dim);
-    scratch[row] = NAN; /* recall_topk skips NaN: never the movie itself */
-    return recall_topk(out, k, scratch, ix->n, NULL);
+    return qindex_topk(&ix->qx, ix->vec + (size_t)row * ix->dim, NULL, row, k, EMBED_RESCORE, out,
+                       scratch);
 }

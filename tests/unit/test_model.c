@@ -388,10 +388,10 @@ static void test_similar(void **state)
     assert_int_equal(model_init(&m, &c, &err), 0);
     model_init_weights(&m, 4);
     mf = malloc((size_t)(n + 1) * sizeof(*mf));
-    scratch = malloc((size_t)(n + 1) * sizeof(*scratch));
     memcpy(mf, w->d.movies + 1, (size_t)n * sizeof(*mf));
     mf[n] = mf[3]; /* a twin of row 3 */
     assert_int_equal(embed_build(&ix, &m, mf, n + 1, &err), 0);
+    assert_int_equal(posix_memalign((void **)&scratch, 64, embed_scratch_size(&ix)), 0);
     for (int i = 0; i <= n; i++) {
         double s2 = 0;
         for (int d = 0; d < ix.dim; d++)

@@ -1,0 +1,295 @@
+/*
+ * test_qindex.c - the int8 inner-product index (src/recall/qindex.h):
+ * exact answers on tiny hand-made blocks (order, ties, exclude, skip, k
+ * beyond n, no rows, zero vectors, dims that are not a multiple of 32),
+ * agreement with the brute-force float top-k on random unit vectors, and
+ * the AVX2 kernel against the plain C one.
+ */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "../../src/recall/qindex.h"
+#include "../../src/recall/recall.h"
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state;
+
+static uint32_t rng_u32(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 32);
+}
+
+static float rng_uniform(void) /* (0, 1) */
+{
+    return ((float)(rng_u32() >> 8) + 0.5f) / 16777216.0f;
+}
+
+static float rng_normal(void)
+{
+    return sqrtf(-2.0f * logf(rng_uniform())) * cosf(6.2831853f * rng_uniform());
+}
+
+/* vec (n, dim) of random unit vectors */
+static float *random_units(int n, int dim)
+{
+    float *v = malloc((size_t)n * dim * sizeof(float));
+    assert_non_null(v);
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        for (int d = 0; d < dim; d++) {
+            v[(size_t)i * dim + d] = rng_normal();
+            s += (double)v[(size_t)i * dim + d] * v[(size_t)i * dim + d];
+        }
+        for (int d = 0; d < dim; d++)
+            v[(size_t)i * dim + d] = (float)(v[(size_t)i * dim + d] / sqrt(s));
+    }
+    return v;
+}
+
+static void *scratch_for(const struct qindex *qx)
+{
+    void *p = NULL;
+    assert_int_equal(posix_memalign(&p, 64, qindex_scratch_size(qx)), 0);
+    return p;
+}
+
+/* The brute-force answer: every eligible row scored in double, sorted by
+ * cand_better; writes min(k, eligible) to out. */
+static int brute_topk(struct cand *out, const float *vec, int n, int dim, const float *query,
+                      const uint8_t *exclude, int skip, int k)
+{
+    struct cand *all = malloc((size_t)(n ? n : 1) * sizeof(*all));
+    int m = 0;
+    assert_non_null(all);
+    for (int r = 0; r < n; r++) {
+        if (r == skip || (exclude && exclude[r]))
+            continue;
+        double s = 0;
+        for (int d = 0; d < dim; d++)
+            s += (double)vec[(size_t)r * dim + d] * query[d];
+        all[m++] = (struct cand){r, (float)s, -1};
+    }
+    recall_heap_sort(all, m);
+    if (m > k)
+        m = k;
+    memcpy(out, all, (size_t)m * sizeof(*out));
+    free(all);
+    return m;
+}
+
+/* runs qindex_topk on (n, dim) vec and checks it against want (nwant,) */
+static void check_topk(const float *vec, int n, int dim, const float *query,
+                       const uint8_t *exclude, int skip, int k, int rescore, const int *want,
+                       int nwant)
+{
+    struct qindex qx;
+    struct error err = {0};
+    struct cand out[64];
+    assert_true(k <= 64);
+    assert_int_equal(qindex_build(&qx, vec, n, dim, &err), 0);
+    void *scratch = scratch_for(&qx);
+    int got = qindex_topk(&qx, query, exclude, skip, k, rescore, out, scratch);
+    assert_int_equal(got, nwant);
+    for (int i = 0; i < got; i++) {
+        assert_int_equal(out[i].movie, want[i]);
+        assert_int_equal(out[i].because, -1);
+        double s = 0;
+        for (int d = 0; d < dim; d++)
+            s += (double)vec[(size_t)want[i] * dim + d] * query[d];
+        assert_float_equal(out[i].score, s, 1e-5);
+    }
+    free(scratch);
+    qindex_free(&qx);
+}
+
+/* ---- tiny hand-made blocks ---- */
+
+/* dim 3: scores against (1, 0, 0) are the first coordinates */
+static const float tiny[6 * 3] = {
+    0.1f, 0.9f,  0.0f, /* 0: 0.1 */
+    0.8f, 0.0f,  0.6f, /* 1: 0.8 */
+    -1.f, 0.0f,  0.0f, /* 2: -1 */
+    0.5f, -0.5f, 0.5f, /* 3: 0.5 */
+    0.8f, 0.6f,  0.0f, /* 4: 0.8, ties row 1 */
+    0.3f, 0.3f,  0.3f, /* 5: 0.3 */
+};
+static const float e0[3] = {1.0f, 0.0f, 0.0f};
+
+static void test_order_and_ties(void **state)
+{
+    (void)state;
+    const int want[6] = {1, 4, 3, 5, 0, 2}; /* 0.8 tie: lower row first */
+    check_topk(tiny, 6, 3, e0, NULL, -1, 3, 32, want, 3);
+    check_topk(tiny, 6, 3, e0, NULL, -1, 6, 0, want, 6);
+    check_topk(tiny, 6, 3, e0, NULL, -1, 1, 0, want, 1); /* no rescore: still the tie order */
+}
+
+static void test_exclude_and_skip(void **state)
+{
+    (void)state;
+    const uint8_t ex[6] = {0, 1, 0, 0, 0, 1};
+    const int want_ex[4] = {4, 3, 0, 2};
+    const int want_skip[3] = {1, 3, 5};
+    const int want_both[3] = {3, 0, 2};
+    check_topk(tiny, 6, 3, e0, ex, -1, 10, 32, want_ex, 4);
+    check_topk(tiny, 6, 3, e0, NULL, 4, 3, 32, want_skip, 3);
+    check_topk(tiny, 6, 3, e0, ex, 4, 3, 1, want_both, 3);
+}
+
+static void test_k_beyond_n(void **state)
+{
+    (void)state;
+    const int want[6] = {1, 4, 3, 5, 0, 2};
+    const int want_skip[5] = {1, 4, 5, 0, 2};
+    check_topk(tiny, 6, 3, e0, NULL, -1, 50, 32, want, 6);
+    check_topk(tiny, 6, 3, e0, NULL, 3, 50, 0, want_skip, 5);
+    check_topk(tiny, 6, 3, e0, NULL, -1, 0, 32, want, 0);
+}
+
+static void test_no_rows(void **state)
+{
+    (void)state;
+    struct qindex qx;
+    struct error err = {0};
+    struct cand out[4];
+    assert_int_equal(qindex_build(&qx, NULL, 0, 200, &err), 0);
+    assert_true(qindex_scratch_size(&qx) > 0);
+    void *scratch = scratch_for(&qx);
+    assert_int_equal(qindex_topk(&qx, e0, NULL, -1, 4, 32, out, scratch), 0);
+    free(scratch);
+    qindex_free(&qx);
+    qindex_free(&qx); /* twice is harmless */
+    assert_int_equal(qindex_build(&qx, e0, 1, 0, &err), ERR_USAGE);
+    assert_true(err.msg[0] != 0);
+}
+
+static void test_zero_vectors(void **state)
+{
+    (void)state;
+    const float v[4 * 3] = {0, 0, 0, 0.5f, 0, 0, 0, 0, 0, -0.5f, 0, 0};
+    const float zero[3] = {0, 0, 0};
+    const int want[4] = {1, 0, 2, 3}; /* zero rows score 0, ties by row */
+    const int want_zero[4] = {0, 1, 2, 3};
+    check_topk(v, 4, 3, e0, NULL, -1, 4, 32, want, 4);
+    check_topk(v, 4, 3, zero, NULL, -1, 4, 0, want_zero, 4); /* a zero query: all 0 */
+    check_topk(v, 4, 3, zero, NULL, 0, 2, 0, want_zero + 1, 2);
+}
+
+/* dims around the 32-byte stride, with rescore >= n: exactly brute force */
+static void test_odd_dims(void **state)
+{
+    (void)state;
+    const int dims[] = {1, 31, 33, 37, 64, 65, 200};
+    rng_state = 0x9e3779b97f4a7c15ULL;
+    for (size_t t = 0; t < sizeof(dims) / sizeof(dims[0]); t++) {
+        int n = 61, dim = dims[t], want[20];
+        struct cand ref[20];
+        float *v = random_units(n, dim);
+        uint8_t ex[61] = {0};
+        ex[7] = ex[30] = 1;
+        for (int qi = 0; qi < 5; qi++) {
+            const float *q = v + (size_t)(qi * 11) * dim;
+            int m = brute_topk(ref, v, n, dim, q, ex, qi * 11, 20);
+            for (int i = 0; i < m; i++)
+                want[i] = ref[i].movie;
+            check_topk(v, n, dim, q, ex, qi * 11, 20, n, want, m);
+        }
+        free(v);
+    }
+}
+
+/* ---- random data: the int8 scan keeps the true top-k ---- */
+
+static void test_random_agreement(void **state)
+{
+    (void)state;
+    const int n = 5000, dim = 200, k = 10, nq = 1000;
+    struct qindex qx;
+    struct error err = {0};
+    struct cand out[10], ref[10];
+    int same = 0, overlap = 0;
+
+    rng_state = 12345;
+    float *v = random_units(n, dim);
+    assert_int_equal(qindex_build(&qx, v, n, dim, &err), 0);
+    void *scratch = scratch_for(&qx);
+    for (int qi = 0; qi < nq; qi++) {
+        int row = (int)(rng_u32() % (uint32_t)n);
+        const float *q = v + (size_t)row * dim;
+        int got = qindex_topk(&qx, q, NULL, row, k, 32, out, scratch);
+        int m = brute_topk(ref, v, n, dim, q, NULL, row, k);
+        assert_int_equal(got, k);
+        assert_int_equal(m, k);
+        int match = 0;
+        for (int i = 0; i < k; i++) {
+            assert_int_not_equal(out[i].movie, row);
+            if (i)
+                assert_false(cand_better(&out[i], &out[i - 1]));
+            for (int j = 0; j < k; j++)
+                match += out[i].movie == ref[j].movie;
+        }
+        overlap += match;
+        same += match == k;
+    }
+    double frac = (double)same / nq;
+    print_message("qindex: %d/%d queries with the exact top-%d set (%.4f), recall %.5f\n", same,
+                  nq, k, frac, (double)overlap / (nq * k));
+    assert_true(frac >= 0.99);
+    free(scratch);
+    qindex_free(&qx);
+    free(v);
+}
+
+/* ---- the AVX2 kernel against the plain C one ---- */
+
+static void test_kernel_matches_ref(void **state)
+{
+    (void)state;
+    const int stride = 224, nrows = 39; /* a tail of 3 beyond the groups of 4 */
+    int8_t *q, *x, *xa;
+    int32_t a[39], b[39];
+    assert_int_equal(posix_memalign((void **)&q, 64, (size_t)nrows * stride), 0);
+    assert_int_equal(posix_memalign((void **)&x, 64, stride), 0);
+    assert_int_equal(posix_memalign((void **)&xa, 64, stride), 0);
+    rng_state = 777;
+    for (int trial = 0; trial < 3; trial++) {
+        for (int i = 0; i < nrows * stride; i++) /* trial 2: the extremes only */
+            q[i] = (int8_t)(trial == 2 ? (rng_u32() & 1 ? 127 : -127)
+                                       : (int)(rng_u32() % 255) - 127);
+        for (int j = 0; j < stride; j++) {
+            x[j] = (int8_t)(trial == 2 ? (rng_u32() & 1 ? 127 : -127)
+                                       : (int)(rng_u32() % 255) - 127);
+            xa[j] = (int8_t)abs(x[j]);
+        }
+        if (trial == 1)
+            memset(x + 100, 0, 50), memset(xa + 100, 0, 50);
+        qindex_dots(a, q, x, xa, nrows, stride);
+        qindex_dots_ref(b, q, x, xa, nrows, stride);
+        for (int r = 0; r < nrows; r++) {
+            int64_t s = 0;
+            for (int j = 0; j < stride; j++)
+                s += (int64_t)q[(size_t)r * stride + j] * x[j];
+            assert_int_equal(b[r], s);
+            assert_int_equal(a[r], s);
+        }
+    }
+    free(q);
+    free(x);
+    free(xa);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_order_and_ties),   cmocka_unit_test(test_exclude_and_skip),
+        cmocka_unit_test(test_k_beyond_n),       cmocka_unit_test(test_no_rows),
+        cmocka_unit_test(test_zero_vectors),     cmocka_unit_test(test_odd_dims),
+        cmocka_unit_test(test_random_agreement), cmocka_unit_test(test_kernel_matches_ref),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
