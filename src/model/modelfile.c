@@ -1,11 +1,11 @@
 /*
  * modelfile.c - safetensors writing and checked reading; versioned,
- * atomic model folders.
+ * atomic model folders (versiondir.h).
  */
 #include "modelfile.h"
 #include "../util/fs.h"
+#include "versiondir.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -281,34 +281,9 @@ out:
 /* ------------------------------------------------------------------ */
 /* versioned folders                                                    */
 
-static int is_version(const char *name)
-{
-    if (!*name || strlen(name) > 9)
-        return 0;
-    for (const char *p = name; *p; p++)
-        if (*p < '0' || *p > '9')
-            return 0;
-    return name[0] != '0';
-}
-
 int modelfile_latest(const char *dir, struct error *err)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int best = 0;
-    if (!d) {
-        if (errno == ENOENT)
-            return 0;
-        return -error_set(err, ERR_IO, "cannot read '%s': %s", dir, strerror(errno));
-    }
-    while ((e = readdir(d)))
-        if (is_version(e->d_name)) {
-            int v = (int)strtol(e->d_name, NULL, 10);
-            if (v > best)
-                best = v;
-        }
-    closedir(d);
-    return best;
+    return versiondir_latest(dir, err);
 }
 
 static int write_text(const char *path, const char *text, struct error *err)
@@ -325,39 +300,15 @@ static int write_text(const char *path, const char *text, struct error *err)
     return 0;
 }
 
-/* Removes a flat folder of files (a version being written). */
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[4400];
-    if (!d)
-        return;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-    rmdir(dir);
-}
-
 int modelfile_save(const char *dir, const struct model *m, const struct vocab *v,
                    const struct modelfile_extra *extra, int nextra, int *version, char *path_out,
                    size_t cap, struct error *err)
 {
-    char tmp[4096], p[4200], final[4096];
-    int rc, ver;
+    char tmp[4096], p[4200];
+    int rc;
 
-    if ((rc = fs_mkdir_p(dir, err)))
+    if ((rc = versiondir_begin(dir, tmp, sizeof(tmp), err)))
         return rc;
-    ver = modelfile_latest(dir, err);
-    if (ver < 0)
-        return -ver;
-    snprintf(tmp, sizeof(tmp), "%s/.tmp-%d", dir, (int)getpid());
-    remove_tree(tmp);
-    if (mkdir(tmp, 0755) < 0)
-        return error_set(err, ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
     snprintf(p, sizeof(p), "%s/model.safetensors", tmp);
     if ((rc = safetensors_save(m, p, err)))
         goto fail;
@@ -375,26 +326,9 @@ int modelfile_save(const char *dir, const struct model *m, const struct vocab *v
         if ((rc = write_text(p, extra[i].text, err)))
             goto fail;
     }
-    fs_fsync_path(tmp, NULL);
-    /* Another trainer may take a number at the same time: try the next. */
-    for (int tries = 0;; tries++) {
-        ver++;
-        snprintf(final, sizeof(final), "%s/%d", dir, ver);
-        if (rename(tmp, final) == 0)
-            break;
-        if ((errno != EEXIST && errno != ENOTEMPTY) || tries > 100) {
-            rc = error_set(err, ERR_IO, "cannot rename '%s' to '%s': %s", tmp, final,
-                           strerror(errno));
-            goto fail;
-        }
-    }
-    fs_fsync_path(dir, NULL);
-    *version = ver;
-    if (path_out)
-        snprintf(path_out, cap, "%s", final);
-    return 0;
+    return versiondir_commit(dir, tmp, version, path_out, cap, err);
 fail:
-    remove_tree(tmp);
+    versiondir_abort(tmp);
     return rc;
 }
 
