@@ -338,3 +338,50 @@ void als_score_user(const struct als *a, int u, float *scores)
     nn_sgemm(0, 1, 1, a->nmovies, a->f, 1.0f, a->user + (size_t)u * a->f, a->f, a->item, a->f,
              0.0f, scores, a->nmovies);
 }
+
+void als_gram(const struct als *a, float *g)
+{
+    const int f = a->f;
+    if (a->nmovies == 0) {
+        memset(g, 0, (size_t)f * f * sizeof(*g));
+        return;
+    }
+    nn_sgemm(1, 0, f, f, a->nmovies, 1.0f, a->item, f, a->item, f, 0.0f, g, f); /* (F, F) */
+}
+
+int als_fold_in(const struct als *a, const struct als_opts *o, const float *g, const int *movie,
+                const float *score, int n, float *x, float *scratch)
+{
+    const int f = a->f;
+    float *A = scratch, *z = scratch + (size_t)f * f;
+    int nz = 0, used = 0;
+
+    memcpy(A, g, (size_t)f * f * sizeof(*A));
+    for (int p = 0; p < f; p++)
+        A[(size_t)p * f + p] += o->lambda;
+    memset(x, 0, (size_t)f * sizeof(*x));
+    /* A += Z^T Z by chunks, Z row = sqrt(c - 1) y_i; x accumulates b */
+    for (int i = 0; i < n; i++) {
+        int m = movie[i];
+        float cm1;
+        if (m < 0 || m >= a->nmovies || !(score[i] >= o->min_score))
+            continue;
+        cm1 = o->alpha * (o->use_score ? score[i] : 1.0f);
+        gather_row(z + (size_t)nz * f, x, a->item + (size_t)m * f, sqrtf(cm1), cm1 + 1.0f, f);
+        used++;
+        if (++nz == ALS_FOLD_CHUNK) {
+            nn_sgemm(1, 0, f, f, nz, 1.0f, z, f, z, f, 1.0f, A, f);
+            nz = 0;
+        }
+    }
+    if (nz)
+        nn_sgemm(1, 0, f, f, nz, 1.0f, z, f, z, f, 1.0f, A, f);
+    if (!used)
+        return 0;
+    if (als_cholesky(A, f) != 0) {
+        memset(x, 0, (size_t)f * sizeof(*x));
+        return ERR_INTEGRITY;
+    }
+    als_cholesky_solve(A, x, f);
+    return 0;
+}

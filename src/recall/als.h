@@ -60,6 +60,23 @@ void als_free(struct als *a);
  * zeros for u out of range. */
 void als_score_user(const struct als *a, int u, float *scores);
 
+/* ---- a user from their ratings alone (fold-in) ---- */
+
+/* g (F, F) = Y^T Y over the item factors: once per loaded model. */
+void als_gram(const struct als *a, float *g);
+
+/* The factor x (F,) that one user half-step of als_train() would give a
+ * user with these ratings (movie (n,), score (n,); indexes outside
+ * [0, nmovies) and scores below o->min_score are skipped), from the item
+ * factors and g = als_gram(). This is how a new user, or a user whose
+ * ratings changed a second ago, gets a factor without retraining. The
+ * same options as training (o) keep it consistent. scratch: F * F +
+ * ALS_FOLD_CHUNK * F floats. Returns 0, or ERR_INTEGRITY (NaN factors);
+ * x = 0 when no rating counts. */
+#define ALS_FOLD_CHUNK 64
+int als_fold_in(const struct als *a, const struct als_opts *o, const float *g, const int *movie,
+                const float *score, int n, float *x, float *scratch);
+
 /* ---- the solver, exposed for tests ---- */
 
 /* In place: the upper triangle of a (n, n) becomes U with a = U^T U

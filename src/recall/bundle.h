@@ -18,6 +18,7 @@
 #ifndef MOVIEREC_BUNDLE_H
 #define MOVIEREC_BUNDLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../model/dataset.h"
@@ -36,6 +37,26 @@ static inline int bundle_group(const struct user_feat *u)
     return u->gender * FEAT_AGE_BUCKETS + u->age;
 }
 
+/* The final ranker: a logistic blend of the deep model's logit with the
+ * recall channels' scores for the same candidate (docs/MODEL.md, "The
+ * ranker's inputs"). Features, in this order: */
+enum blend_feature {
+    BLEND_DEEP,    /* the watch model's logit */
+    BLEND_ALS,     /* the ALS score x_u . y_i (folded-in user factor) */
+    BLEND_ITEMCF,  /* sum of item-CF similarities to the user's recent liked movies */
+    BLEND_CONTENT, /* cosine of the movie's tower vector with the user's content profile */
+    BLEND_POP,     /* log(1 + the movie's rating count) */
+    BLEND_ZDEEP, BLEND_ZALS, BLEND_ZITEMCF, BLEND_ZCONTENT,
+    BLEND_NFEAT
+};
+
+/* score = bias + sum_k w[k] * (x[k] - mean[k]) / scale[k]; fitted = 0
+ * means "not fitted": the deep logit alone ranks. */
+struct rec_blend {
+    int fitted;
+    float mean[BLEND_NFEAT], scale[BLEND_NFEAT], w[BLEND_NFEAT], bias;
+};
+
 struct recall_bundle_opts {
     struct itemcf_opts cf;
     struct als_opts als;
@@ -52,9 +73,11 @@ struct recall_bundle {
     struct popularity pop;   /* (nmovies) */
     struct itemcf cf;        /* (nmovies) */
     struct als als;          /* user (nusers, f), item (nmovies, f) */
+    struct als_opts als_opts; /* as trained: fold-in needs the same */
     int *group_top;          /* (BUNDLE_NGROUPS, BUNDLE_GROUP_K) movie indexes, best
                               * first, -1 padding */
     int64_t nratings;        /* ratings it was trained on */
+    struct rec_blend blend;  /* fitted by train (pipeline_eval.h), saved with the bundle */
 };
 
 /* Trains every channel on d's ratings, or on a subset: keep (nratings,)
@@ -72,8 +95,12 @@ int recall_bundle_save(const char *dir, const struct recall_bundle *b, const str
                        struct error *err);
 
 /* Loads version `version` (0: the latest) from dir, checked (format,
- * shapes, bounds, checksum), remapped onto v's indexes. ERR_NOTFOUND when
- * there is none; ERR_FORMAT / ERR_INTEGRITY for a damaged one. */
+ * shapes, bounds, checksum), remapped onto v's indexes: neighbours and
+ * group entries whose movie v does not know are dropped, the rest keep
+ * their order; row 0 (unknown) is never saved and loads empty. *loaded
+ * (may be NULL) gets the version. ERR_NOTFOUND when there is none;
+ * ERR_FORMAT / ERR_INTEGRITY for a damaged one (the message names the
+ * file), b left empty. The file's layout: bundle.c. */
 int recall_bundle_load(const char *dir, int version, const struct vocab *v,
                        struct recall_bundle *b, int *loaded, struct error *err);
 

@@ -215,61 +215,65 @@ int itemcf_neighbours(const struct itemcf *cf, int movie, const int **ids, const
     return cf->nn[movie];
 }
 
-int itemcf_recommend(const struct itemcf *cf, const int *liked, int n_liked, struct cand *out,
-                     int k, const uint8_t *exclude, int *nout, struct error *err)
+/* One neighbour seen from one liked movie: sorted by movie, then by the
+ * order of the liked movie, so the merge below can pick `because`. */
+struct hit {
+    int movie, order;
+    float sim;
+};
+
+static int hit_cmp(const void *pa, const void *pb)
 {
-    float *acc = NULL, *best = NULL;
-    int *because = NULL, *touched = NULL, *seen = NULL;
-    int ntouched = 0, got = 0;
-    size_t nm = (size_t)cf->nmovies + 1;
+    const struct hit *a = pa, *b = pb;
+    if (a->movie != b->movie)
+        return a->movie < b->movie ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+int itemcf_recommend(const struct itemcf *cf, const int *liked, const float *weight, int n_liked,
+                     struct cand *out, int k, const uint8_t *exclude, int *nout,
+                     struct error *err)
+{
+    struct hit *h;
+    int nh = 0, got = 0;
 
     *nout = 0;
-    acc = calloc(nm, sizeof(*acc));
-    best = calloc(nm, sizeof(*best));
-    because = malloc(nm * sizeof(*because));
-    touched = malloc(nm * sizeof(*touched));
-    seen = calloc(nm, sizeof(*seen)); /* 1 liked, 2 a candidate */
-    if (!acc || !best || !because || !touched || !seen) {
-        free(acc);
-        free(best);
-        free(because);
-        free(touched);
-        free(seen);
-        return error_set(err, ERR_NOMEM, "itemcf: out of memory for %d movies", cf->nmovies);
-    }
-    for (int l = 0; l < n_liked; l++)
-        if (liked[l] >= 0 && liked[l] < cf->nmovies)
-            seen[liked[l]] = 1;
+    if (n_liked <= 0 || k <= 0)
+        return 0;
+    /* O(n_liked * neighbours) memory and time, nothing per catalogue movie */
+    h = malloc((size_t)n_liked * (size_t)(cf->n > 0 ? cf->n : 1) * sizeof(*h));
+    if (!h)
+        return error_set(err, ERR_NOMEM, "itemcf: out of memory");
     for (int l = 0; l < n_liked; l++) {
         const int *ids;
         const float *sims;
         int nn = itemcf_neighbours(cf, liked[l], &ids, &sims);
         for (int t = 0; t < nn; t++) {
-            int m = ids[t];
-            if (seen[m] == 1 || (exclude && exclude[m]))
+            int m = ids[t], is_liked = 0;
+            if (exclude && exclude[m])
                 continue;
-            if (seen[m] == 0) {
-                seen[m] = 2; /* touched */
-                touched[ntouched++] = m;
-                because[m] = liked[l];
-                best[m] = sims[t];
-            } else if (sims[t] > best[m]) {
-                best[m] = sims[t];
-                because[m] = liked[l];
-            }
-            acc[m] += sims[t];
+            for (int j = 0; j < n_liked && !is_liked; j++)
+                is_liked = liked[j] == m;
+            if (!is_liked)
+                h[nh++] = (struct hit){m, l, weight ? weight[l] * sims[t] : sims[t]};
         }
     }
-    for (int t = 0; t < ntouched; t++) {
-        struct cand c = {touched[t], acc[touched[t]], because[touched[t]]};
-        recall_heap_push(out, &got, k, c);
+    qsort(h, (size_t)nh, sizeof(*h), hit_cmp);
+    for (int i = 0; i < nh;) {
+        int j = i, because = liked[h[i].order];
+        float acc = 0, best = h[i].sim;
+        for (; j < nh && h[j].movie == h[i].movie; j++) {
+            acc += h[j].sim; /* in liked order, as the dense sum was */
+            if (h[j].sim > best) {
+                best = h[j].sim;
+                because = liked[h[j].order];
+            }
+        }
+        recall_heap_push(out, &got, k, (struct cand){h[i].movie, acc, because});
+        i = j;
     }
     recall_heap_sort(out, got);
     *nout = got;
-    free(acc);
-    free(best);
-    free(because);
-    free(touched);
-    free(seen);
+    free(h);
     return 0;
 }

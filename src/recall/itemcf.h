@@ -48,14 +48,16 @@ void itemcf_free(struct itemcf *cf);
 int itemcf_neighbours(const struct itemcf *cf, int movie, const int **ids, const float **sims);
 
 /* Candidates for a user from the movies they liked (the caller picks them,
- * e.g. their last 20 positive ratings): each candidate's score is the sum
- * of its similarities to the liked movies, `because` the liked movie with
- * the largest single similarity (ties: the earlier in liked). The liked
+ * e.g. their latest ratings): each candidate's score is the sum of its
+ * similarities to the liked movies, each times its weight (weight (n_liked,)
+ * or NULL for 1, e.g. a decay by recency), `because` the liked movie with
+ * the largest single weighted similarity (ties: the earlier in liked). The liked
  * movies themselves, exclude[m] != 0 (exclude (nmovies,) or NULL) and
  * liked ids out of range are skipped. Writes up to k to out (k,), best
- * first, and their number to *nout. Fails only with ERR_NOMEM (it uses
- * O(nmovies) scratch per call). */
-int itemcf_recommend(const struct itemcf *cf, const int *liked /* (n_liked,) */, int n_liked,
+ * first, and their number to *nout. Fails only with ERR_NOMEM; it needs
+ * O(n_liked * neighbours) scratch, nothing per catalogue movie. */
+int itemcf_recommend(const struct itemcf *cf, const int *liked /* (n_liked,) */,
+                     const float *weight /* (n_liked,) or NULL */, int n_liked,
                      struct cand *out, int k, const uint8_t *exclude, int *nout,
                      struct error *err);
 

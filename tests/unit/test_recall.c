@@ -232,7 +232,7 @@ static void test_itemcf(void **state)
 
     /* liked movie 1 only: the rest of cluster A, because of 1 */
     int liked[2] = {1, 5};
-    assert_int_equal(itemcf_recommend(&cf, liked, 1, out, 8, NULL, &n, &err), 0);
+    assert_int_equal(itemcf_recommend(&cf, liked, NULL, 1, out, 8, NULL, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_int_equal(out[0].movie, 2);
     assert_int_equal(out[1].movie, 3);
@@ -241,7 +241,7 @@ static void test_itemcf(void **state)
     assert_true(fabsf(out[0].score - (float)(2.0 / sqrt(6.0))) < 1e-6f);
 
     /* liked 1 and 5: both clusters; 4 and 6 because of 5, summed alone */
-    assert_int_equal(itemcf_recommend(&cf, liked, 2, out, 8, NULL, &n, &err), 0);
+    assert_int_equal(itemcf_recommend(&cf, liked, NULL, 2, out, 8, NULL, &n, &err), 0);
     assert_int_equal(n, 4);
     for (int i = 0; i < n; i++) {
         assert_true(out[i].movie != 1 && out[i].movie != 5);
@@ -250,18 +250,18 @@ static void test_itemcf(void **state)
 
     /* liked 1 and 3: 2 sums two similarities, because of the larger (3) */
     int l13[2] = {1, 3};
-    assert_int_equal(itemcf_recommend(&cf, l13, 2, out, 8, NULL, &n, &err), 0);
+    assert_int_equal(itemcf_recommend(&cf, l13, NULL, 2, out, 8, NULL, &n, &err), 0);
     assert_int_equal(n, 1);
     assert_int_equal(out[0].movie, 2);
     assert_true(fabsf(out[0].score - (float)(4.0 / sqrt(6.0))) < 1e-5f);
     assert_int_equal(out[0].because, 1); /* equal sims: the earlier liked */
 
     uint8_t ex[7] = {0, 0, 1, 0, 0, 0, 0};
-    assert_int_equal(itemcf_recommend(&cf, liked, 1, out, 8, ex, &n, &err), 0);
+    assert_int_equal(itemcf_recommend(&cf, liked, NULL, 1, out, 8, ex, &n, &err), 0);
     assert_int_equal(n, 1);
     assert_int_equal(out[0].movie, 3);
     int bad[2] = {-4, 77};
-    assert_int_equal(itemcf_recommend(&cf, bad, 2, out, 8, NULL, &n, &err), 0);
+    assert_int_equal(itemcf_recommend(&cf, bad, NULL, 2, out, 8, NULL, &n, &err), 0);
     assert_int_equal(n, 0);
     itemcf_free(&cf);
 
@@ -410,7 +410,7 @@ static void test_empty(void **state)
     assert_int_equal(popularity_top(&p, out, 4, NULL), 0);
     popularity_free(&p);
     assert_int_equal(itemcf_build(&cf, NULL, 3, 5, start, mv, sc, &err), 0);
-    assert_int_equal(itemcf_recommend(&cf, liked, 1, out, 4, NULL, &n, &err), 0);
+    assert_int_equal(itemcf_recommend(&cf, liked, NULL, 1, out, 4, NULL, &n, &err), 0);
     assert_int_equal(n, 0);
     itemcf_free(&cf);
     assert_int_equal(als_train(&a, NULL, 3, 5, start, mv, sc, 2, 1, &err), 0);
