@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../recall/pipeline.h"
 #include "../store/store.h"
 #include "../util/text.h"
 
@@ -152,4 +153,53 @@ void progress_end(struct progress *p)
         fputs("\r\033[K", stderr);
         fflush(stderr);
     }
+}
+
+int cli_rec_option(int argc, char **argv, int *i, struct rec_opts *o, char *msg, size_t cap)
+{
+    const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    int64_t n;
+
+    if (!strcmp(a, "--genre-cap")) {
+        if (cli_parse_count(v, &n) || n > 10) {
+            snprintf(msg, cap, "--genre-cap takes a number from 0 (no cap) to 10");
+            return -1;
+        }
+        o->genre_cap = (int)n;
+    } else if (!strcmp(a, "--recent")) {
+        if (cli_parse_count(v, &n) || n < 1 || n > REC_MAX_RECENT) {
+            snprintf(msg, cap, "--recent takes a number from 1 to %d", REC_MAX_RECENT);
+            return -1;
+        }
+        o->recent = (int)n;
+    } else if (!strcmp(a, "--quota")) {
+        /* itemcf=200,embed=100,als=150,cold=50 (any subset) */
+        char buf[256], *save = NULL;
+        if (!v || strlen(v) >= sizeof(buf)) {
+            snprintf(msg, cap, "--quota takes CHANNEL=N[,CHANNEL=N...]");
+            return -1;
+        }
+        snprintf(buf, sizeof(buf), "%s", v);
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(t, '=');
+            int ch = -1;
+            if (eq) {
+                *eq = 0;
+                for (int k = 0; k < REC_NCHANNELS; k++)
+                    if (!strcmp(t, rec_channel_name((enum rec_channel)k)))
+                        ch = k;
+            }
+            if (ch < 0 || cli_parse_count(eq + 1, &n) || n > 5000) {
+                snprintf(msg, cap,
+                         "--quota takes CHANNEL=N[,...] with CHANNEL one of itemcf, embed, als, "
+                         "cold and N from 0 to 5000");
+                return -1;
+            }
+            o->quota[ch] = (int)n;
+        }
+    } else {
+        return 0;
+    }
+    (*i)++;
+    return 1;
 }

@@ -44,6 +44,13 @@ int cli_is_help(const char *arg);
 /* Parses a whole non-negative integer option value; returns 0 or -1. */
 int cli_parse_count(const char *s, int64_t *out);
 
+/* The recommendation options shared by recommend and evaluate
+ * --pipeline: --genre-cap N, --recent N, --quota itemcf=N,embed=N,...
+ * Returns 1 when argv[*i] was one (and moves *i past its value), 0 when
+ * not, -1 with msg set on a bad value. */
+struct rec_opts;
+int cli_rec_option(int argc, char **argv, int *i, struct rec_opts *o, char *msg, size_t cap);
+
 /* stderr is a terminal (progress bars are drawn only then). */
 int cli_tty(void);
 
@@ -70,5 +77,6 @@ int cmd_train(struct cli *c, int argc, char **argv);
 int cmd_score(struct cli *c, int argc, char **argv);
 int cmd_evaluate(struct cli *c, int argc, char **argv);
 int cmd_similar(struct cli *c, int argc, char **argv);
+int cmd_recommend(struct cli *c, int argc, char **argv);
 
 #endif

@@ -13,11 +13,13 @@
 #include "../model/modelfile.h"
 #include "../model/report.h"
 #include "../model/train.h"
+#include "../recall/bundle.h"
+#include "../recall/pipeline_eval.h"
 #include "../store/store.h"
 #include "cli.h"
 
 static const char usage[] =
-    "movierec train [--label watch|like] [--epochs N] [--seed S] [--threads T] [options]";
+    "movierec train [--label watch|like|recall] [--epochs N] [--seed S] [--threads T] [options]";
 
 static void help(void)
 {
@@ -25,11 +27,14 @@ static void help(void)
            "Trains the deep model (docs/MODEL.md) on the store and saves it as a new\n"
            "version under <home>/models/<label>/<version>/ with its report\n"
            "(metrics.csv, metrics.json, report.html). Without --label it trains every\n"
-           "model the system serves: 'watch' and 'like'.\n\n"
+           "model the system serves: 'watch', 'like' and the recall channels\n"
+           "('recall': item-CF, ALS and popularity from all ratings, saved under\n"
+           "<home>/models/recall/<version>/).\n\n"
            "options:\n"
            "  --label L            watch: the probability of watching (every rating is a\n"
            "                       positive, 4 sampled negatives each); like: the probability\n"
-           "                       of a rating >= --like-threshold (default 4)\n"
+           "                       of a rating >= --like-threshold (default 4); recall:\n"
+           "                       the recall channels alone (seconds, no epochs)\n"
            "  --epochs N           at most N epochs (watch 10, like 6); early stopping after\n"
            "                       --patience epochs without a better validation metric\n"
            "                       (watch 3, like 2; 0 never stops early)\n"
@@ -184,6 +189,105 @@ out:
     return rc;
 }
 
+/* 1 when two vocabularies index the same users and movies. */
+static int same_ids(const struct vocab *a, const struct vocab *b)
+{
+    return a->nusers == b->nusers && a->nmovies == b->nmovies &&
+           !memcmp(a->user_ids, b->user_ids, (size_t)a->nusers * sizeof(int64_t)) &&
+           !memcmp(a->movie_ids, b->movie_ids, (size_t)a->nmovies * sizeof(int64_t)) &&
+           a->genres.n == b->genres.n && a->words.n == b->words.n &&
+           a->occupations.n == b->occupations.n;
+}
+
+/* The ranker's blend for the newest watch model: *fitted 0 (and a note)
+ * when there is no watch model to fit it with. */
+static int fit_blend(struct cli *c, const struct dataset *d, const struct recall_bundle_opts *o,
+                     struct rec_blend *out, struct error *err)
+{
+    char dir[4200];
+    struct model m;
+    struct vocab v;
+    struct dataset own;
+    const struct dataset *use = d;
+    struct rec_opts ro;
+    int version, rc;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(dir, sizeof(dir), "%s/models/watch", c->home);
+    if (modelfile_latest(dir, err) <= 0) {
+        fprintf(stderr, "note: no watch model yet, so the ranker's blend is not fitted; "
+                        "run 'movierec train' (all models) to fit it\n");
+        return 0;
+    }
+    if ((rc = modelfile_load(dir, 0, &m, &v, &version, err)))
+        return rc;
+    if (!same_ids(&v, &d->vocab)) { /* the store changed since: read it with v */
+        struct store *s = NULL;
+        if (!(rc = cli_store_open(c, &s, err)))
+            rc = dataset_load_with_vocab(&own, s, &v, err);
+        store_close(s);
+        if (rc)
+            goto out;
+        use = &own;
+    }
+    rec_opts_default(&ro);
+    rc = pe_fit_blend_split(use, &m, &v, o, &ro, 5000, out, err);
+    if (use == &own)
+        dataset_free(&own);
+    if (rc == ERR_NOTFOUND) { /* too little data to fit: rank by the deep model */
+        fprintf(stderr, "note: %s; the deep model alone will rank\n", err->msg);
+        error_clear(err);
+        memset(out, 0, sizeof(*out));
+        rc = 0;
+    }
+out:
+    model_free(&m);
+    vocab_free(&v);
+    return rc;
+}
+
+/* The recall channels on every rating, saved as a new bundle version. */
+static int train_recall(struct cli *c, const struct dataset *d, const char *dataset_name,
+                        int threads, uint64_t seed, int json, struct error *err)
+{
+    struct recall_bundle b;
+    struct recall_bundle_opts o;
+    char dir[4200], path[4200], meta[1024];
+    double t0 = cli_now();
+    int version, rc;
+
+    recall_bundle_opts_default(&o);
+    o.threads = threads;
+    o.seed = seed;
+    if (cli_tty())
+        fprintf(stderr, "recall: item-CF, ALS (%d factors, %d iterations), popularity ...\n",
+                o.als.factors, o.als.iterations);
+    struct rec_blend blend;
+    if ((rc = fit_blend(c, d, &o, &blend, err)))
+        return rc;
+    if ((rc = recall_bundle_build(&b, d, NULL, &o, err)))
+        return rc;
+    b.blend = blend;
+    snprintf(meta, sizeof(meta),
+             "{\"label\": \"recall\", \"dataset\": \"%s\", \"ratings\": %lld, \"users\": %d, "
+             "\"movies\": %d, \"als_factors\": %d, \"als_iterations\": %d, \"als_lambda\": %g, "
+             "\"als_alpha\": %g, \"itemcf_neighbours\": %d, \"itemcf_min_score\": %g, "
+             "\"blend_fitted\": %s, \"seed\": %llu, \"trained_at\": %lld, \"seconds\": %.2f}\n",
+             dataset_name, (long long)b.nratings, d->nusers - 1, d->nmovies - 1, o.als.factors,
+             o.als.iterations, o.als.lambda, o.als.alpha, o.cf.neighbours, o.cf.min_score,
+             blend.fitted ? "true" : "false", (unsigned long long)seed, (long long)time(NULL), cli_now() - t0);
+    snprintf(dir, sizeof(dir), "%s/models/recall", c->home);
+    rc = recall_bundle_save(dir, &b, &d->vocab, meta, &version, path, sizeof(path), err);
+    recall_bundle_free(&b);
+    if (rc)
+        return rc;
+    printf("saved 'recall' version %d: %s (%.1f s)\n", version, path, cli_now() - t0);
+    if (json)
+        printf("{\"label\": \"recall\", \"version\": %d, \"seconds\": %.2f}\n", version,
+               cli_now() - t0);
+    return 0;
+}
+
 static int float_opt(const char *s, float lo, float hi, float *out)
 {
     char *end;
@@ -200,7 +304,7 @@ static int float_opt(const char *s, float lo, float hi, float *out)
 int cmd_train(struct cli *c, int argc, char **argv)
 {
     struct train_opts o[2];
-    int labels[2] = {TRAIN_WATCH, TRAIN_LIKE}, nlabels = 2, json = 0;
+    int labels[2] = {TRAIN_WATCH, TRAIN_LIKE}, nlabels = 2, json = 0, recall = 1;
     int64_t epochs = 0, seed = 42, threads = 2, batch = 256, neg = 4, mwc = 2, patience = -1;
     float lr = 0.001f, thr = 4.0f, idd = 0.02f;
     struct store *s = NULL;
@@ -222,9 +326,10 @@ int cmd_train(struct cli *c, int argc, char **argv)
                 labels[0] = TRAIN_WATCH;
             else if (v && !strcmp(v, "like"))
                 labels[0] = TRAIN_LIKE;
-            else
-                return cli_usage_fail(usage, "--label takes 'watch' or 'like'");
-            nlabels = 1;
+            else if (!v || strcmp(v, "recall"))
+                return cli_usage_fail(usage, "--label takes 'watch', 'like' or 'recall'");
+            nlabels = v && !strcmp(v, "recall") ? 0 : 1;
+            recall = nlabels == 0;
         } else if (!strcmp(a, "--epochs")) {
             if (cli_parse_count(v, &epochs) || epochs < 1 || epochs > TRAIN_MAX_EPOCHS)
                 return cli_usage_fail(usage, "--epochs takes a number from 1 to %d",
@@ -291,6 +396,11 @@ int cmd_train(struct cli *c, int argc, char **argv)
             dataset_free(&d);
             return cli_fail_err(&err);
         }
+    }
+    if (recall && (rc = train_recall(c, &d, dataset_name, (int)threads, (uint64_t)seed, json,
+                                     &err))) {
+        dataset_free(&d);
+        return cli_fail_err(&err);
     }
     dataset_free(&d);
     return 0;

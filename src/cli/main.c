@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"train", cmd_train, "train the deep models on the store"},
     {"score", cmd_score, "score user/movie pairs read on stdin"},
     {"evaluate", cmd_evaluate, "print a saved model's validation metrics"},
+    {"recommend", cmd_recommend, "personal recommendations for a user, with reasons"},
     {"similar", cmd_similar, "movies similar to a movie (deep model vectors)"},
     {"help", cmd_help, "show this help, or a command's help"},
 };

@@ -154,6 +154,18 @@ static void split_free(struct split *s)
     memset(s, 0, sizeof(*s));
 }
 
+int64_t train_latest(const struct dataset *d, int u, int neg)
+{
+    int64_t a = d->user_start[u], b = d->user_start[u + 1], last = -1;
+    if (b - a < 2 || d->nmovies - 1 - (int)(b - a) < neg)
+        return -1;
+    for (int64_t i = a; i < b; i++)
+        if (last < 0 || d->r_time[i] > d->r_time[last] ||
+            (d->r_time[i] == d->r_time[last] && d->r_movie[i] > d->r_movie[last]))
+            last = i;
+    return last;
+}
+
 static int split_make(struct split *s, const struct dataset *d, const struct train_opts *o,
                       struct error *err)
 {
@@ -180,14 +192,10 @@ static int split_make(struct split *s, const struct dataset *d, const struct tra
     if (!s->eval_user || !s->eval_movie)
         return error_set(err, ERR_NOMEM, "out of memory");
     for (int u = 1; u < d->nusers; u++) {
-        int64_t a = d->user_start[u], b = d->user_start[u + 1], last = -1;
-        int *row, unrated = d->nmovies - 1 - (int)(b - a);
-        if (b - a < 2 || unrated < s->neg)
+        int64_t last = train_latest(d, u, s->neg);
+        int *row;
+        if (last < 0)
             continue; /* nothing to hold out, or nothing to rank against */
-        for (int64_t i = a; i < b; i++)
-            if (last < 0 || d->r_time[i] > d->r_time[last] ||
-                (d->r_time[i] == d->r_time[last] && d->r_movie[i] > d->r_movie[last]))
-                last = i;
         s->held[last] = 1;
         row = s->eval_movie + (size_t)s->nusers_eval * (size_t)(1 + s->neg);
         row[0] = d->r_movie[last];

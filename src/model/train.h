@@ -80,6 +80,12 @@ struct eval_metrics {
 int train_evaluate(const struct model *m, const struct dataset *d, const struct train_opts *o,
                    struct eval_metrics *out, struct error *err);
 
+/* The watch split's held-out rating of user u: the index (into d's
+ * ratings) of their latest rating (ties: the higher movie index), or -1
+ * when the user has fewer than 2 ratings or fewer than neg unrated movies
+ * to rank it against. */
+int64_t train_latest(const struct dataset *d, int u, int neg);
+
 /* Scores pairs of user and movie features; prob (n,). Batches inside. */
 int model_score(const struct model *m, const struct user_feat *u, const struct movie_feat *mv,
                 int n, float *prob, struct error *err);

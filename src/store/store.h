@@ -85,6 +85,9 @@ typedef int (*store_rating_fn)(void *ctx, int64_t user, int64_t movie, double sc
 int store_each_user(struct store *s, store_user_fn fn, void *ctx, struct error *err);
 int store_each_movie(struct store *s, store_movie_fn fn, void *ctx, struct error *err);
 int store_each_rating(struct store *s, store_rating_fn fn, void *ctx, struct error *err);
+/* The ratings of one user, by movie id (the primary key's order: cheap). */
+int store_user_ratings(struct store *s, int64_t user, store_rating_fn fn, void *ctx,
+                       struct error *err);
 
 /* One user or movie by id: 0, ERR_NOTFOUND, or ERR_DB. Strings point into
  * buffers owned by the store handle, valid until its next call. */

@@ -322,6 +322,28 @@ int store_each_rating(struct store *s, store_rating_fn fn, void *ctx, struct err
                 rating_cb, (void *)fn, ctx, err);
 }
 
+int store_user_ratings(struct store *s, int64_t user, store_rating_fn fn, void *ctx,
+                       struct error *err)
+{
+    sqlite3_stmt *st;
+    int rc, stop = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT user_id, movie_id, score, time FROM ratings WHERE user_id = ? "
+                           "ORDER BY movie_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(err, s->db, "cannot read ratings");
+    sqlite3_bind_int64(st, 1, user);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if ((stop = rating_cb(st, (void *)fn, ctx)))
+            break;
+    sqlite3_finalize(st);
+    if (stop)
+        return stop;
+    if (rc != SQLITE_DONE)
+        return db_error(err, s->db, "cannot read ratings");
+    return 0;
+}
+
 /* Copies a row's strings into the handle's buffers before the statement
  * is finalised. */
 static const char *keep(char *buf, size_t cap, const char *s)

@@ -1,0 +1,160 @@
+/*
+ * ranker.c - the deep model split at its first fused layer (ranker.h).
+ */
+#include "ranker.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RANKER_BATCH 1024
+
+int ranker_init(struct ranker *r, const struct model *m, const struct movie_feat *mf, int n,
+                struct error *err)
+{
+    const struct model_config *c = &m->cfg;
+    const int T = c->tower, H1 = c->hidden1;
+    struct model_acts *a = NULL;
+    struct batch b;
+    struct user_feat nobody = {0, 0, 0, 0};
+    const float *b1 = model_p(m, P_H1_B);
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    r->m = m;
+    r->n = n;
+    r->tower = T;
+    r->h1 = H1;
+    r->h2 = c->hidden2;
+    r->mvec = malloc(((size_t)n * T + 1) * sizeof(float));
+    r->mhalf = malloc(((size_t)n * H1 + 1) * sizeof(float));
+    if (!r->mvec || !r->mhalf) {
+        ranker_free(r);
+        return error_set(err, ERR_NOMEM, "out of memory for the ranker's tables (%d movies)", n);
+    }
+    if ((rc = model_acts_alloc(&a, m, RANKER_BATCH, err))) {
+        ranker_free(r);
+        return rc;
+    }
+    if (batch_alloc(&b, RANKER_BATCH)) {
+        model_acts_free(a);
+        ranker_free(r);
+        return error_set(err, ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i += RANKER_BATCH) {
+        int k = n - i < RANKER_BATCH ? n - i : RANKER_BATCH;
+        b.B = k;
+        for (int j = 0; j < k; j++)
+            batch_set(&b, j, &nobody, &mf[i + j], 0);
+        model_forward(m, a, &b, 0, NULL);
+        memcpy(r->mvec + (size_t)i * T, model_movie_vectors(a), (size_t)k * T * sizeof(float));
+    }
+    batch_free(&b);
+    model_acts_free(a);
+    /* mhalf (n, H1) = mvec (n, T) . W1[:, T:2T]^T + b1; W1 is (H1, 2T) */
+    if (n > 0)
+        nn_sgemm(0, 1, n, H1, T, 1.0f, r->mvec, T, model_p(m, P_H1_W) + T, 2 * T, 0.0f, r->mhalf,
+                 H1);
+    for (int i = 0; i < n; i++) {
+        float *row = r->mhalf + (size_t)i * H1;
+        for (int j = 0; j < H1; j++)
+            row[j] += b1[j];
+    }
+    return 0;
+}
+
+void ranker_free(struct ranker *r)
+{
+    free(r->mvec);
+    free(r->mhalf);
+    memset(r, 0, sizeof(*r));
+}
+
+int ranker_ws_alloc(struct ranker_ws *ws, const struct ranker *r, int cap, struct error *err)
+{
+    int rc;
+    memset(ws, 0, sizeof(*ws));
+    if (cap < 1)
+        cap = 1;
+    ws->cap = cap;
+    if ((rc = model_acts_alloc(&ws->acts, r->m, 1, err)))
+        return rc;
+    if (batch_alloc(&ws->b, 1))
+        goto nomem;
+    ws->uvec = malloc((size_t)r->tower * sizeof(float));
+    ws->uhalf = malloc((size_t)r->h1 * sizeof(float));
+    ws->x1 = malloc((size_t)cap * r->h1 * sizeof(float));
+    ws->x2 = malloc((size_t)cap * r->h2 * sizeof(float));
+    if (!ws->uvec || !ws->uhalf || !ws->x1 || !ws->x2)
+        goto nomem;
+    return 0;
+nomem:
+    ranker_ws_free(ws);
+    return error_set(err, ERR_NOMEM, "out of memory for the ranker's scratch");
+}
+
+void ranker_ws_free(struct ranker_ws *ws)
+{
+    model_acts_free(ws->acts);
+    if (ws->b.user)
+        batch_free(&ws->b);
+    free(ws->uvec);
+    free(ws->uhalf);
+    free(ws->x1);
+    free(ws->x2);
+    memset(ws, 0, sizeof(*ws));
+}
+
+void ranker_user(const struct ranker *r, struct ranker_ws *ws, const struct user_feat *u)
+{
+    const int T = r->tower;
+    struct movie_feat none;
+    memset(&none, 0xff, sizeof(none)); /* -1 padding everywhere */
+    none.movie = 0;
+    none.genres[0] = 0;
+    ws->b.B = 1;
+    batch_set(&ws->b, 0, u, &none, 0);
+    model_forward(r->m, ws->acts, &ws->b, 0, NULL);
+    memcpy(ws->uvec, model_user_vectors(ws->acts), (size_t)T * sizeof(float));
+    /* uhalf (H1,) = W1[:, 0:T] (H1, T; stride 2T) . uvec (T,) */
+    nn_sgemv(ws->uhalf, model_p(r->m, P_H1_W), ws->uvec, r->h1, T, 2 * T);
+}
+
+void ranker_score(const struct ranker *r, struct ranker_ws *ws, const int *rows, int n,
+                  float *prob)
+{
+    ranker_logits(r, ws, rows, n, prob);
+    for (int i = 0; i < n; i++)
+        prob[i] = 1.0f / (1.0f + expf(-prob[i]));
+}
+
+void ranker_logits(const struct ranker *r, struct ranker_ws *ws, const int *rows, int n,
+                   float *logit)
+{
+    const int H1 = r->h1, H2 = r->h2;
+    const float *w2 = model_p(r->m, P_H2_W), *b2 = model_p(r->m, P_H2_B);
+    const float *wo = model_p(r->m, P_OUT_W), bo = model_p(r->m, P_OUT_B)[0];
+
+    for (int c0 = 0; c0 < n; c0 += ws->cap) {
+        int C = n - c0 < ws->cap ? n - c0 : ws->cap;
+        /* x1 (C, H1) = relu(uhalf + mhalf[rows]) */
+        for (int i = 0; i < C; i++) {
+            const float *mh = r->mhalf + (size_t)rows[c0 + i] * H1;
+            float *x = ws->x1 + (size_t)i * H1;
+            for (int j = 0; j < H1; j++) {
+                float v = ws->uhalf[j] + mh[j];
+                x[j] = v > 0.0f ? v : 0.0f;
+            }
+        }
+        /* x2 (C, H2) = relu(x1 (C, H1) . W2^T (H1, H2) + b2) */
+        nn_sgemm(0, 1, C, H2, H1, 1.0f, ws->x1, H1, w2, H1, 0.0f, ws->x2, H2);
+        for (int i = 0; i < C; i++) {
+            float *x = ws->x2 + (size_t)i * H2, s = bo;
+            for (int j = 0; j < H2; j++) {
+                float v = x[j] + b2[j];
+                s += (v > 0.0f ? v : 0.0f) * wo[j];
+            }
+            logit[c0 + i] = s;
+        }
+    }
+}

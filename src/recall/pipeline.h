@@ -1,0 +1,166 @@
+/*
+ * pipeline.h - one personalised recommendation: every recall channel picks
+ * candidates, they are merged and filtered, the deep model ranks them, a
+ * genre cap keeps the list varied, and each movie keeps a reason a person
+ * can read (docs/ARCHITECTURE.md, "The recommendation pipeline").
+ *
+ * Movies are "rows". Rows 0 .. nvocab-1 are the movie indexes of the
+ * model's vocabulary (row 0 = the unknown movie, never recommended), so
+ * the recall bundle's tables index them directly; movies of the store that
+ * the vocabulary does not know (added since training) follow as rows
+ * nvocab .. n-1: they have no ratings-based signal, and reach users through
+ * their tower vectors (genres and title) in the embedding channel and the
+ * deep ranking. A vocabulary movie no longer in the store is never
+ * recommended.
+ *
+ * struct recommender borrows the model, vocabulary and bundle (they must
+ * outlive it), owns its tables, and is read-only after recommender_init():
+ * threads share it, each with its own struct rec_ws.
+ */
+#ifndef MOVIEREC_PIPELINE_H
+#define MOVIEREC_PIPELINE_H
+
+#include <stdint.h>
+
+#include "../model/ranker.h"
+#include "bundle.h"
+#include "embed.h"
+#include "qindex.h"
+
+#define REC_MAX_RECENT 256
+
+enum rec_channel { REC_ITEMCF, REC_EMBED, REC_ALS, REC_COLD, REC_NCHANNELS };
+
+enum rec_reason {
+    REASON_LIKED,   /* item-CF: "because you liked (watched) <because>" */
+    REASON_CONTENT, /* embedding: "like <because>, which you liked (watched)" */
+    REASON_TASTE,   /* ALS: "people with similar taste watched it" */
+    REASON_GENRE,   /* cold start: "popular in <genre>" */
+    REASON_GROUP,   /* cold start: "popular with people like you" */
+    REASON_POPULAR, /* cold start: "popular on movierec" */
+};
+
+const char *rec_channel_name(enum rec_channel c); /* "itemcf", "embed", "als", "cold" */
+
+struct rec_opts {
+    int quota[REC_NCHANNELS]; /* candidates per channel; default 200 100 150 50 */
+    int recent;               /* latest ratings that stand for the user in item-CF,
+                               * the content profile and reasons (at most
+                               * REC_MAX_RECENT) */
+    float recent_min;         /* ... counting ratings >= this */
+    float recent_decay;       /* the i-th latest weighs recent_decay^i */
+    float like_min;           /* a rating is positive when >= this: 4 (favourite
+                               * genres; "liked" rather than "watched" in reasons) */
+    int genre_cap;            /* at most this many movies of one genre per 10 of the
+                               * list; 0 = no cap; default 5 */
+    int only;                 /* -1 (default): every channel + ranking; a channel:
+                               * that channel alone in its own order (evaluation) */
+    const struct rec_blend *blend; /* the ranker's blend; NULL (default): the bundle's.
+                                    * One not fitted ranks by the deep model alone. */
+};
+
+void rec_opts_default(struct rec_opts *o);
+
+/* What the pipeline knows about one user at the moment of the request:
+ * features, every rating (rows, any order) and interest tags. */
+struct rec_user {
+    struct user_feat feat;
+    int n;
+    const int *movie;     /* (n,) rows */
+    const float *score;   /* (n,) */
+    const int64_t *time;  /* (n,) */
+    const int *genres;    /* (ngenres,) favourite genres (vocab genre indexes) or NULL */
+    int ngenres;
+};
+
+struct rec_item {
+    int movie;      /* row */
+    float score;    /* the deep model's probability (or the channel's score) */
+    float rank;     /* what ordered the list: the blend's score, the deep logit,
+                     * or the channel's score */
+    enum rec_channel channel;
+    enum rec_reason reason;
+    int because;    /* row of the recent movie behind REASON_LIKED/CONTENT, else -1 */
+    int because_liked; /* the user rated it >= like_min ("liked", not "watched") */
+    int genre;      /* vocab genre index behind REASON_GENRE, else -1 */
+};
+
+struct recommender {
+    const struct model *m;
+    const struct vocab *v;
+    const struct recall_bundle *b;
+    int n, nvocab;
+    int64_t *ids;          /* (n,) movie id of each row (0 for row 0) */
+    struct movie_feat *mf; /* (n,) */
+    uint8_t *gone;         /* (n,) 1: never recommend */
+    struct ranker rk;
+    struct embed_index emb; /* unit movie vectors (n) */
+    struct qindex alsx;     /* over the bundle's item factors (nvocab) */
+    float *gram;            /* (F, F) Y^T Y of the item factors */
+    int ngenres;            /* vocab genres + 1 */
+    int genre_k;
+    int *genre_top;         /* (ngenres, genre_k) rows by popularity, -1 padding */
+};
+
+/* Builds the tables for the store's movies ids (n,) with features mf (n,)
+ * (feat_load_movies(): mf[i].movie is the vocabulary index, 0 when new). */
+int recommender_init(struct recommender *r, const struct model *m, const struct vocab *v,
+                     const struct recall_bundle *b, const int64_t *ids,
+                     const struct movie_feat *mf, int n, struct error *err);
+void recommender_free(struct recommender *r);
+
+/* The row of a movie id, or -1. O(log n). */
+int recommender_row(const struct recommender *r, int64_t id);
+
+/* One thread's scratch. After recommender_recommend() (ranked) it also
+ * holds the candidates for evaluation and fitting: cand (ncand,) sorted,
+ * and rows (ncand,) with their features feat (ncand, BLEND_NFEAT) in the
+ * order they were recalled. */
+struct rec_ws {
+    struct ranker_ws rw;
+    uint8_t *mark;        /* (n,) bit 1 rated/gone, bit 2 candidate */
+    struct rec_item *cand; /* (max candidates,) */
+    int ncand, capcand;
+    int *rows;            /* (max candidates,) */
+    uint8_t *used;        /* (max candidates,) */
+    float *prob;          /* (max candidates,) */
+    float *feat;          /* (max candidates, BLEND_NFEAT) the ranker's inputs */
+    float *acc;           /* (n,) zero between requests: item-CF sums */
+    struct cand *tmp;     /* (max candidates,) */
+    int *liked;           /* (recent,) rows, latest first */
+    float *liked_w;       /* (recent,) their weights */
+    float *liked_score;   /* (recent,) the user's ratings of them */
+    int nliked, capliked;
+    int nrows;
+    float *profile;       /* (tower,) */
+    float *ufac;          /* (F,) */
+    float *fold;          /* fold-in scratch */
+    void *qscratch;
+    int *fold_movie;      /* (ratings) */
+    float *fold_score;
+    int capfold;
+};
+
+int rec_ws_alloc(struct rec_ws *ws, const struct recommender *r, const struct rec_opts *o,
+                 struct error *err);
+void rec_ws_free(struct rec_ws *ws);
+
+/* Up to n movies for the user into out (n,), best first; returns how many
+ * (>= 0), or -err code with err set (ERR_NOMEM). Movies the user rated are
+ * never in the list. */
+int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const struct rec_opts *o,
+                          const struct rec_user *u, struct rec_item *out, int n,
+                          struct error *err);
+
+/* Fits the blend by L2-regularised logistic regression (Newton's method)
+ * on x (n, BLEND_NFEAT) with labels y (n,) 0/1. ERR_NOTFOUND when there
+ * is no positive or no negative. */
+int rec_blend_fit(const float *x, const uint8_t *y, int64_t n, struct rec_blend *out,
+                  struct error *err);
+
+/* Writes the reason as English text ("because you liked Heat", ...) with
+ * titles looked up by title(ctx, row) (may return NULL). */
+void rec_reason_text(const struct recommender *r, const struct rec_item *it,
+                     const char *(*title)(void *ctx, int row), void *ctx, char *buf, size_t cap);
+
+#endif
