@@ -4,6 +4,7 @@
  * the split its training used (same seed).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,7 +18,8 @@
 static const char usage[] =
     "movierec evaluate [--label watch|like] [--version V] [--seed S] [--json]\n"
     "       movierec evaluate --pipeline [--version V] [--markdown|--json] [--threads T]\n"
-    "                         [--max-users N] [--genre-cap N] [--quota CH=N,...]";
+    "                         [--max-users N] [--genre-cap N] [--quota CH=N,...]\n"
+    "                         [--similar-beta B]";
 
 static void row(const char *name, double v)
 {
@@ -88,10 +90,13 @@ static int pipeline(struct cli *c, int version, int json, int markdown, const st
                name, loaded, r.users, r.negatives, r.catalogue, r.seconds);
         for (int k = 0; k < PE_NMETHODS; k++) {
             const struct pe_row *w = &r.rows[k];
-            printf("%s\"%s\": {\"recall20\": %.6f, \"ndcg20\": %.6f, \"hr10\": %.6f, "
-                   "\"ndcg10\": %.6f, \"coverage\": %.6f, \"diversity\": %.4f}",
-                   k ? ", " : "", pe_method_name((enum pe_method)k), w->recall20, w->ndcg20,
-                   w->hr10, w->ndcg10, w->coverage, w->diversity);
+            printf("%s\"%s\": {\"recall20\": %.6f, \"ndcg20\": %.6f, ", k ? ", " : "",
+                   pe_method_name((enum pe_method)k), w->recall20, w->ndcg20);
+            if (k < PE_SIM_DEEP)
+                printf("\"hr10\": %.6f, \"ndcg10\": %.6f, ", w->hr10, w->ndcg10);
+            else
+                printf("\"hr10\": null, \"ndcg10\": null, ");
+            printf("\"coverage\": %.6f, \"diversity\": %.4f}", w->coverage, w->diversity);
         }
         printf("}}\n");
         return 0;
@@ -101,8 +106,13 @@ static int pipeline(struct cli *c, int version, int json, int markdown, const st
                "|---|---:|---:|---:|---:|---:|---:|\n");
         for (int k = 0; k < PE_NMETHODS; k++) {
             const struct pe_row *w = &r.rows[k];
-            printf("| %s | %.4f | %.4f | %.4f | %.4f | %.3f | %.3f |\n",
-                   pe_method_name((enum pe_method)k), w->recall20, w->ndcg20, w->hr10, w->ndcg10,
+            char hr[16] = "-", nd[16] = "-";
+            if (k < PE_SIM_DEEP) {
+                snprintf(hr, sizeof(hr), "%.4f", w->hr10);
+                snprintf(nd, sizeof(nd), "%.4f", w->ndcg10);
+            }
+            printf("| %s | %.4f | %.4f | %s | %s | %.3f | %.3f |\n",
+                   pe_method_name((enum pe_method)k), w->recall20, w->ndcg20, hr, nd,
                    w->coverage, w->diversity);
         }
         printf("\n%s, watch model v%d, %d users, %d sampled negatives, %d movies; %.1f s "
@@ -117,9 +127,15 @@ static int pipeline(struct cli *c, int version, int json, int markdown, const st
            "NDCG@10", "coverage", "diversity");
     for (int k = 0; k < PE_NMETHODS; k++) {
         const struct pe_row *w = &r.rows[k];
-        printf("  %-14s %9.4f %8.4f %7.4f %8.4f %9.3f %10.3f\n",
-               pe_method_name((enum pe_method)k), w->recall20, w->ndcg20, w->hr10, w->ndcg10,
-               w->coverage, w->diversity);
+        if (k == PE_SIM_DEEP)
+            printf("  similar movies of each user's latest rating (blend: cosine + %g x item-CF):\n",
+                   (double)r.similar_beta);
+        printf("  %-14s %9.4f %8.4f ", pe_method_name((enum pe_method)k), w->recall20, w->ndcg20);
+        if (k < PE_SIM_DEEP)
+            printf("%7.4f %8.4f", w->hr10, w->ndcg10);
+        else
+            printf("%7s %8s", "-", "-");
+        printf(" %9.3f %10.3f\n", w->coverage, w->diversity);
     }
     return 0;
 }
@@ -160,6 +176,12 @@ int cmd_evaluate(struct cli *c, int argc, char **argv)
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             if (cli_parse_count(argv[++i], &threads) || threads < 1 || threads > 16)
                 return cli_usage_fail(usage, "--threads takes a number from 1 to 16");
+        } else if (!strcmp(argv[i], "--similar-beta") && i + 1 < argc) {
+            char *end;
+            double b = strtod(argv[++i], &end);
+            if (end == argv[i] || *end || !(b >= 0 && b <= 100))
+                return cli_usage_fail(usage, "--similar-beta takes a number from 0 to 100");
+            po.similar_beta = (float)b;
         } else if (!strcmp(argv[i], "--max-users") && i + 1 < argc) {
             if (cli_parse_count(argv[++i], &max_users))
                 return cli_usage_fail(usage, "--max-users takes a whole number");

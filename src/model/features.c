@@ -267,8 +267,10 @@ int vocab_build(struct vocab *v, struct store *s, int min_word_count, struct err
     if ((rc = store_each_user(s, on_user, &b, err)) || (rc = store_each_movie(s, on_movie, &b, err)))
         goto fail;
     /* occupations and genres in byte order */
-    qsort(v->occupations.s, (size_t)v->occupations.n, sizeof(char *), cmp_str);
-    qsort(v->genres.s, (size_t)v->genres.n, sizeof(char *), cmp_str);
+    if (v->occupations.n > 0)
+        qsort(v->occupations.s, (size_t)v->occupations.n, sizeof(char *), cmp_str);
+    if (v->genres.n > 0)
+        qsort(v->genres.s, (size_t)v->genres.n, sizeof(char *), cmp_str);
     if (strtab_reindex(&v->occupations) < 0 || strtab_reindex(&v->genres) < 0) {
         rc = ERR_NOMEM;
         goto fail;

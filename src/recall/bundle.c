@@ -466,8 +466,14 @@ int recall_bundle_load(const char *dir, int version, const struct vocab *v,
     int rc, ver = 0;
 
     memset(b, 0, sizeof(*b));
-    if ((rc = versiondir_find(dir, version, "recall models", folder, sizeof(folder), &ver, err)))
+    if ((rc = versiondir_find(dir, version, "recall models", folder, sizeof(folder), &ver, err))) {
+        if (rc == ERR_NOTFOUND && version <= 0) {
+            char m[sizeof(err->msg)];
+            snprintf(m, sizeof(m), "%s", err->msg);
+            error_set(err, ERR_NOTFOUND, "%.300s; run 'movierec train' first", m);
+        }
         return rc;
+    }
     snprintf(path, sizeof(path), "%s/" BUNDLE_FILE, folder);
     if (stat(path, &st) < 0 && errno == ENOENT)
         return error_set(err, ERR_INTEGRITY, "'%s' has no " BUNDLE_FILE " (an incomplete copy?)",

@@ -41,12 +41,17 @@ static inline int bundle_group(const struct user_feat *u)
  * recall channels' scores for the same candidate (docs/MODEL.md, "The
  * ranker's inputs"). Features, in this order: */
 enum blend_feature {
-    BLEND_DEEP,    /* the watch model's logit */
-    BLEND_ALS,     /* the ALS score x_u . y_i (folded-in user factor) */
-    BLEND_ITEMCF,  /* sum of item-CF similarities to the user's recent liked movies */
-    BLEND_CONTENT, /* cosine of the movie's tower vector with the user's content profile */
-    BLEND_POP,     /* log(1 + the movie's rating count) */
-    BLEND_ZDEEP, BLEND_ZALS, BLEND_ZITEMCF, BLEND_ZCONTENT,
+    BLEND_DEEP,     /* the watch model's logit */
+    BLEND_ALS,      /* the ALS score x_u . y_i (folded-in user factor) */
+    BLEND_ITEMCF,   /* item-CF similarity to the recent movies, by recency weight */
+    BLEND_CONTENT,  /* cosine of the movie's tower vector with the recent-content profile */
+    BLEND_POP,      /* log(1 + the movie's rating count) */
+    BLEND_ZDEEP,    /* the first four as z-scores within this user's candidates: */
+    BLEND_ZALS,     /*   the scales of ALS and item-CF scores differ from user to */
+    BLEND_ZITEMCF,  /*   user; within one list only the order counts */
+    BLEND_ZCONTENT,
+    BLEND_LASTCF,   /* item-CF similarity to the latest movie alone */
+    BLEND_LASTCOS,  /* tower-vector cosine with the latest movie alone */
     BLEND_NFEAT
 };
 

@@ -25,6 +25,7 @@ const char *rec_channel_name(enum rec_channel c)
 
 void rec_opts_default(struct rec_opts *o)
 {
+    memset(o, 0, sizeof(*o)); /* blend NULL: the bundle's */
     o->quota[REC_ITEMCF] = 200;
     o->quota[REC_EMBED] = 100;
     o->quota[REC_ALS] = 150;
@@ -497,14 +498,27 @@ static int cmp_item(const void *pa, const void *pb)
     return a->movie < b->movie ? -1 : a->movie > b->movie;
 }
 
-/* The ranker's inputs for every candidate: ws->feat (ncand, BLEND_NFEAT). */
+/* dot (n,) of two float rows */
+static float dotf(const float *a, const float *b, int n)
+{
+    float s = 0;
+    for (int d = 0; d < n; d++)
+        s += a[d] * b[d];
+    return s;
+}
+
+/* The ranker's inputs for every candidate: ws->feat (ncand, BLEND_NFEAT),
+ * ws->prob holding the deep logits (bundle.h lists the features). */
 static void features(const struct recommender *r, struct rec_ws *ws)
 {
     const struct als *a = &r->b->als;
     const struct popularity *p = &r->b->pop;
-    const int T = r->emb.dim, F = a->f;
+    const int T = r->emb.dim, F = a->f, C = ws->ncand, NF = BLEND_NFEAT;
+    const int *last_ids = NULL;
+    const float *last_sims = NULL, *last_vec = NULL;
+    int last_nn = 0;
 
-    /* item-CF: the sum of similarities to the liked movies, candidates only */
+    /* item-CF: recency-weighted similarity sums, candidates only */
     for (int l = 0; l < ws->nliked; l++) {
         const int *ids;
         const float *sims;
@@ -513,36 +527,42 @@ static void features(const struct recommender *r, struct rec_ws *ws)
             if (ws->mark[ids[t]] & MARK_CAND)
                 ws->acc[ids[t]] += ws->liked_w[l] * sims[t];
     }
-    for (int i = 0; i < ws->ncand; i++) {
+    if (ws->nliked) {
+        last_nn = itemcf_neighbours(&r->b->cf, ws->liked[0], &last_ids, &last_sims);
+        last_vec = r->emb.vec + (size_t)ws->liked[0] * T;
+    }
+    for (int i = 0; i < C; i++) {
         int m = ws->cand[i].movie;
-        float *x = ws->feat + (size_t)i * BLEND_NFEAT, as = 0, cs = 0;
-        if (m < a->nmovies)
-            for (int d = 0; d < F; d++)
-                as += a->item[(size_t)m * F + d] * ws->ufac[d];
-        for (int d = 0; d < T; d++)
-            cs += r->emb.vec[(size_t)m * T + d] * ws->profile[d];
+        const float *mv = r->emb.vec + (size_t)m * T;
+        float *x = ws->feat + (size_t)i * NF;
         x[BLEND_DEEP] = ws->prob[i];
-        x[BLEND_ALS] = as;
+        x[BLEND_ALS] = m < a->nmovies ? dotf(a->item + (size_t)m * F, ws->ufac, F) : 0.0f;
         x[BLEND_ITEMCF] = ws->acc[m];
-        x[BLEND_CONTENT] = cs;
+        x[BLEND_CONTENT] = dotf(mv, ws->profile, T);
         x[BLEND_POP] = logf(1.0f + (m < p->nmovies ? (float)p->count[m] : 0.0f));
+        x[BLEND_LASTCF] = 0;
+        for (int t = 0; t < last_nn; t++)
+            if (last_ids[t] == m)
+                x[BLEND_LASTCF] = last_sims[t];
+        x[BLEND_LASTCOS] = last_vec ? dotf(mv, last_vec, T) : 0.0f;
         ws->acc[m] = 0;
     }
+    /* z-scores within the list of the first four */
     for (int k = 0; k < 4; k++) {
         double mu = 0, sd = 0;
-        for (int i = 0; i < ws->ncand; i++)
-            mu += ws->feat[(size_t)i * BLEND_NFEAT + k];
-        mu /= ws->ncand ? ws->ncand : 1;
-        for (int i = 0; i < ws->ncand; i++) {
-            double d = ws->feat[(size_t)i * BLEND_NFEAT + k] - mu;
+        for (int i = 0; i < C; i++)
+            mu += ws->feat[(size_t)i * NF + k];
+        mu /= C ? C : 1;
+        for (int i = 0; i < C; i++) {
+            double d = ws->feat[(size_t)i * NF + k] - mu;
             sd += d * d;
         }
-        sd = sqrt(sd / (ws->ncand ? ws->ncand : 1));
+        sd = sqrt(sd / (C ? C : 1));
         if (!(sd > 1e-9))
             sd = 1;
-        for (int i = 0; i < ws->ncand; i++)
-            ws->feat[(size_t)i * BLEND_NFEAT + BLEND_ZDEEP + k] =
-                (float)((ws->feat[(size_t)i * BLEND_NFEAT + k] - mu) / sd);
+        for (int i = 0; i < C; i++)
+            ws->feat[(size_t)i * NF + BLEND_ZDEEP + k] =
+                (float)((ws->feat[(size_t)i * NF + k] - mu) / sd);
     }
 }
 
@@ -671,6 +691,64 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
                 out[i].because_liked = ws->liked_score[l] >= o->like_min;
     }
     unmark(r, u, ws);
+    return got;
+}
+
+/* ------------------------------------------------------------------ */
+/* similar movies                                                       */
+
+int recommender_similar(const struct recommender *r, struct rec_ws *ws, int row, float beta,
+                        const uint8_t *exclude, struct rec_item *out, int n)
+{
+    const int T = r->emb.dim;
+    const float *x;
+    const int *ids = NULL;
+    const float *sims = NULL;
+    int nn = 0, got, k;
+
+    if (row <= 0 || row >= r->n || n < 1)
+        return 0;
+    if (n > 100)
+        n = 100;
+    x = r->emb.vec + (size_t)row * T;
+    /* the cosine's best, with room for item-CF to reorder them */
+    k = n + 50 < ws->capcand ? n + 50 : ws->capcand;
+    got = qindex_topk(&r->emb.qx, x, ws->mark, row, k, 32, ws->tmp, ws->qscratch);
+    ws->ncand = 0;
+    for (int i = 0; i < got; i++)
+        if (!exclude || !exclude[ws->tmp[i].movie])
+            add_cand(ws, ws->tmp[i].movie, ws->tmp[i].score, REC_EMBED, REASON_CONTENT, row, -1);
+    if (row < r->nvocab && beta != 0.0f)
+        nn = itemcf_neighbours(&r->b->cf, row, &ids, &sims);
+    for (int t = 0; t < nn; t++) {
+        int m = ids[t];
+        if (m == row || (exclude && exclude[m]) || (ws->mark[m] & MARK_OUT))
+            continue;
+        if (!(ws->mark[m] & MARK_CAND)) {
+            float c = 0;
+            for (int d = 0; d < T; d++)
+                c += r->emb.vec[(size_t)m * T + d] * x[d];
+            add_cand(ws, m, c, REC_EMBED, REASON_CONTENT, row, -1);
+        }
+    }
+    /* blend: the item-CF part by a lookup in the (short) neighbour list */
+    for (int i = 0; i < ws->ncand; i++) {
+        struct rec_item *c = &ws->cand[i];
+        for (int t = 0; t < nn; t++)
+            if (ids[t] == c->movie) {
+                if (beta * sims[t] > c->score)
+                    c->channel = REC_ITEMCF, c->reason = REASON_LIKED;
+                c->score += beta * sims[t];
+                break;
+            }
+        c->rank = c->score;
+    }
+    qsort(ws->cand, (size_t)ws->ncand, sizeof(*ws->cand), cmp_item);
+    got = ws->ncand < n ? ws->ncand : n;
+    memcpy(out, ws->cand, (size_t)got * sizeof(*out));
+    for (int i = 0; i < ws->ncand; i++)
+        ws->mark[ws->cand[i].movie] = r->gone[ws->cand[i].movie];
+    ws->ncand = 0;
     return got;
 }
 

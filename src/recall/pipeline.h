@@ -152,6 +152,17 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
                           const struct rec_user *u, struct rec_item *out, int n,
                           struct error *err);
 
+/* Movies similar to row: the cosine of the deep model's movie vectors,
+ * plus beta times the item-CF similarity where the two movies are item-CF
+ * neighbours (beta 0: the paper's method alone). Candidates: the best
+ * cosines and the item-CF neighbours; rows with exclude[r] != 0 (exclude
+ * (n,) or NULL) and gone movies are skipped. Writes up to n (<= 100) to
+ * out, best first: channel REC_ITEMCF when item-CF added the larger part,
+ * else REC_EMBED; score = the blended similarity. Returns how many. */
+#define REC_SIMILAR_BETA 1.0f
+int recommender_similar(const struct recommender *r, struct rec_ws *ws, int row, float beta,
+                        const uint8_t *exclude, struct rec_item *out, int n);
+
 /* Fits the blend by L2-regularised logistic regression (Newton's method)
  * on x (n, BLEND_NFEAT) with labels y (n,) 0/1. ERR_NOTFOUND when there
  * is no positive or no negative. */

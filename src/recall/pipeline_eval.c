@@ -17,7 +17,8 @@
 #define PE_FIT_USERS 5000 /* users per blend fit, at most */
 
 static const char *const method_names[PE_NMETHODS] = {
-    "popularity", "itemcf", "embed", "als", "cold", "deep", "pipeline-deep", "pipeline"};
+    "popularity", "itemcf", "embed", "als", "cold", "deep", "pipeline-deep", "pipeline",
+    "similar-deep", "similar-itemcf", "similar-blend"};
 
 const char *pe_method_name(enum pe_method m)
 {
@@ -32,6 +33,7 @@ void pe_opts_default(struct pe_opts *o)
     o->threads = 2;
     o->negatives = 100;
     o->seed = 7;
+    o->similar_beta = REC_SIMILAR_BETA;
 }
 
 static double now_s(void)
@@ -406,6 +408,31 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
         sampled_dense(&j->s[me], t->dense, held_row, t->neg, nneg);
     }
 
+    /* similar movies of the latest kept rating */
+    {
+        int last = -1;
+        for (int i = 0; i < nr; i++)
+            if (last < 0 || t->time[i] > t->time[last] ||
+                (t->time[i] == t->time[last] && t->movie[i] > t->movie[last]))
+                last = i;
+        for (int k = 0; k < 3 && last >= 0; k++) {
+            enum pe_method me = (enum pe_method)(PE_SIM_DEEP + k);
+            if (k == 1) { /* item-CF neighbours alone */
+                const int *ids;
+                const float *sims;
+                int nn = itemcf_neighbours(&r->b->cf, t->movie[last], &ids, &sims);
+                got = 0;
+                for (int w = 0; w < nn && got < TOPN; w++)
+                    if (!t->rated[ids[w]])
+                        t->list[got++] = (struct rec_item){.movie = ids[w], .score = sims[w]};
+            } else {
+                got = recommender_similar(r, &t->ws, t->movie[last], k ? j->o->similar_beta : 0,
+                                          t->rated, t->list, TOPN);
+            }
+            score_list(&j->s[me], t->list, got, held_row, r, j->covered + (size_t)me * n);
+        }
+    }
+
     for (int64_t i = d->user_start[u]; i < d->user_start[u + 1]; i++)
         t->rated[d->r_movie[i]] = 0;
     return 0;
@@ -590,6 +617,7 @@ int pipeline_evaluate(const struct dataset *d, const struct model *m, const stru
     }
     out->users = nu;
     out->negatives = o->negatives;
+    out->similar_beta = o->similar_beta;
     out->seconds = now_s() - t0;
 done:
     recommender_free(&r);

@@ -17,6 +17,9 @@
  *   diversity            intra-list genre diversity of a top-10 list: the
  *                        mean over its pairs of 1 - Jaccard(genres), averaged
  *                        over users (0: all the same genres, 1: none shared)
+ * The similar-* rows rank the movies similar to the user's latest kept
+ * rating (recommender_similar(); the user's rated movies left out) as a
+ * guess at the held-out one: how well "similar movies" lead on.
  * "pipeline-deep" ranks the candidates by the deep model alone;
  * "pipeline" by the blend (bundle.h, struct rec_blend), fitted by 2-fold
  * cross-fitting over users: the blend that ranks a user's list was fitted
@@ -28,7 +31,10 @@
 #include "pipeline.h"
 
 enum pe_method { PE_POPULAR, PE_ITEMCF, PE_EMBED, PE_ALS, PE_COLD, PE_DEEP, PE_PIPE_DEEP,
-                 PE_PIPELINE, PE_NMETHODS };
+                 PE_PIPELINE,
+                 /* similar movies of the user's latest kept rating, as a
+                  * guess at the next one: deep cosine, item-CF, blend */
+                 PE_SIM_DEEP, PE_SIM_ITEMCF, PE_SIM_BLEND, PE_NMETHODS };
 
 const char *pe_method_name(enum pe_method m);
 
@@ -42,6 +48,7 @@ struct pe_result {
     int catalogue;  /* recommendable movies */
     double seconds; /* the whole evaluation, recall training included */
     double train_seconds; /* of which training the recall channels */
+    float similar_beta;   /* the blend evaluated in similar-blend */
     struct pe_row rows[PE_NMETHODS];
     struct rec_blend blend[2]; /* fitted on each half */
 };
@@ -53,6 +60,7 @@ struct pe_opts {
     int negatives; /* 100 */
     uint64_t seed;
     int max_users; /* 0: all */
+    float similar_beta; /* REC_SIMILAR_BETA */
     void (*on_progress)(void *ctx, int done, int total);
     void *ctx;
 };

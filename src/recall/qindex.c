@@ -10,6 +10,17 @@
  *   3. rescore the heap's rows exactly in float from qx->vec, sort, keep k.
  * Integer dot products are exact, so the AVX2 kernel and the plain C one
  * give identical dots and identical results.
+ *
+ * A reduced index (qx->basis != NULL) first projects the query onto the
+ * basis, proj (r,) = basis (r, dim) . query, and quantises and scans that;
+ * step 3 is the same. Its build (qindex_build_reduced):
+ *   1. mean (dim,) of the rows, in double;
+ *   2. cov (dim, dim) = sum over blocks of Xc^T Xc / n, Xc (nb, dim) a
+ *      block of rows less the mean (one nn_sgemm per block);
+ *   3. its eigenvectors by cyclic Jacobi (qindex_eig_sym), the top r rows
+ *      of vt as basis (r, dim);
+ *   4. per block, proj (nb, r) = Xc . basis^T (nn_sgemm), quantised into
+ *      the int8 table like full rows.
  */
 #include "qindex.h"
 
@@ -21,11 +32,14 @@
 #include <immintrin.h>
 #endif
 
+#include "../nn/nn.h"
 #include "../util/banned.h"
 
 #define QX_ALIGN 64
 #define QX_LANES 32   /* stride is a multiple of this: one AVX2 register of int8 */
 #define QX_BLOCK 256  /* rows per scan block: dots (QX_BLOCK,) stay in L1 */
+#define QX_BUILD_BLOCK 1024 /* rows per centred block in a reduced build */
+#define QX_EIG_SWEEPS 60
 
 static size_t round_up(size_t x, size_t a)
 {
@@ -149,14 +163,18 @@ static float dot_f32(const float *a, const float *b, int dim)
 /* ------------------------------------------------------------------ */
 /* build and free                                                       */
 
-int qindex_build(struct qindex *qx, const float *vec, int n, int dim, struct error *err)
+/* Sets up qx for n rows of dim scanned as r columns and allocates the
+ * int8 table and scales (not the basis). */
+static int build_alloc(struct qindex *qx, const float *vec, int n, int dim, int r,
+                       struct error *err)
 {
     memset(qx, 0, sizeof(*qx));
     if (n < 0 || dim < 1 || dim > (1 << 16))
         return error_set(err, ERR_USAGE, "bad qindex shape (%d, %d)", n, dim);
     qx->n = n;
     qx->dim = dim;
-    qx->stride = (int)round_up((size_t)dim, QX_LANES);
+    qx->r = r;
+    qx->stride = (int)round_up((size_t)r, QX_LANES);
     qx->vec = vec;
     if (n == 0)
         return 0;
@@ -170,16 +188,210 @@ int qindex_build(struct qindex *qx, const float *vec, int n, int dim, struct err
         qindex_free(qx);
         return error_set(err, ERR_NOMEM, "out of memory for the int8 copy of %d vectors", n);
     }
+    return 0;
+}
+
+int qindex_build(struct qindex *qx, const float *vec, int n, int dim, struct error *err)
+{
+    int rc = build_alloc(qx, vec, n, dim, dim, err);
+    if (rc)
+        return rc;
     for (int r = 0; r < n; r++)
         qx->scale[r] = quantise_row(qx->q + (size_t)r * qx->stride, vec + (size_t)r * dim, dim,
                                     qx->stride);
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* the symmetric eigensolver                                            */
+
+/* Applies the rotation P (P_pp = P_qq = c, P_pq = s, P_qp = -s) to rows p
+ * and q of x (m, m): rows p, q <- (c x_p - s x_q, s x_p + c x_q), the
+ * rows of P^T x. */
+static void rotate_rows(double *x /* (m, m) */, int m, int p, int q, double c, double s)
+{
+    double *xp = x + (size_t)p * m, *xq = x + (size_t)q * m;
+    for (int k = 0; k < m; k++) {
+        double a = xp[k], b = xq[k];
+        xp[k] = c * a - s * b;
+        xq[k] = s * a + c * b;
+    }
+}
+
+/* One Jacobi rotation a <- P^T a P zeroing a_pq (p < q) of the symmetric
+ * a (m, m), and vt <- P^T vt (the eigenvectors as rows). The rows are
+ * rotated, then copied into the columns, as a stays symmetric. */
+static void jacobi_rotate(double *a /* (m, m) */, double *vt /* (m, m) */, int m, int p, int q)
+{
+    double apq = a[(size_t)p * m + q], app = a[(size_t)p * m + p], aqq = a[(size_t)q * m + q];
+    double theta = (aqq - app) / (2.0 * apq);
+    double t = (theta >= 0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1.0));
+    double c = 1.0 / sqrt(t * t + 1.0), s = t * c;
+    rotate_rows(a, m, p, q, c, s);
+    for (int k = 0; k < m; k++) {
+        a[(size_t)k * m + p] = a[(size_t)p * m + k];
+        a[(size_t)k * m + q] = a[(size_t)q * m + k];
+    }
+    a[(size_t)p * m + p] = app - t * apq;
+    a[(size_t)q * m + q] = aqq + t * apq;
+    a[(size_t)p * m + q] = a[(size_t)q * m + p] = 0.0;
+    rotate_rows(vt, m, p, q, c, s);
+}
+
+int qindex_eig_sym(double *w, double *vt, double *a, int m)
+{
+    int sweeps = -1;
+    if (m <= 0)
+        return 0;
+    double total = 0;
+    for (size_t i = 0; i < (size_t)m * m; i++)
+        total += a[i] * a[i];
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++)
+            vt[(size_t)i * m + j] = i == j;
+    for (int sweep = 0; sweep < QX_EIG_SWEEPS; sweep++) {
+        double off = 0;
+        for (int p = 0; p < m; p++)
+            for (int q = p + 1; q < m; q++)
+                off += a[(size_t)p * m + q] * a[(size_t)p * m + q];
+        if (!(off > 1e-24 * total)) { /* converged (or a zero / non-finite matrix) */
+            sweeps = sweep;
+            break;
+        }
+        /* skip pairs far below the current off-diagonal mass: they cannot
+         * matter until the big ones are gone */
+        double tiny = 1e-18 * (off / ((double)m * m));
+        for (int p = 0; p < m; p++)
+            for (int q = p + 1; q < m; q++) {
+                double apq = a[(size_t)p * m + q];
+                if (apq * apq > tiny)
+                    jacobi_rotate(a, vt, m, p, q);
+            }
+    }
+    for (int i = 0; i < m; i++)
+        w[i] = a[(size_t)i * m + i];
+    /* selection sort, decreasing (m <= 512: fine), rows of vt with them */
+    for (int i = 0; i < m; i++) {
+        int best = i;
+        for (int j = i + 1; j < m; j++)
+            if (w[j] > w[best])
+                best = j;
+        if (best != i) {
+            double tw = w[i];
+            w[i] = w[best];
+            w[best] = tw;
+            double *x = vt + (size_t)i * m, *y = vt + (size_t)best * m;
+            for (int k = 0; k < m; k++) {
+                double tv = x[k];
+                x[k] = y[k];
+                y[k] = tv;
+            }
+        }
+    }
+    return sweeps;
+}
+
+/* ------------------------------------------------------------------ */
+/* reduced build                                                        */
+
+/* xc (nb, dim) = vec rows [r0, r0 + nb) less mean (dim,) */
+static void centre_block(float *xc, const float *vec, const float *mean, int r0, int nb, int dim)
+{
+    for (int i = 0; i < nb; i++) {
+        const float *x = vec + (size_t)(r0 + i) * dim;
+        float *y = xc + (size_t)i * dim;
+        for (int d = 0; d < dim; d++)
+            y[d] = x[d] - mean[d];
+    }
+}
+
+/* basis (r, dim) = the top r eigenvectors of the covariance of vec
+ * (n, dim), with mean (dim,) its row mean; xc (QX_BUILD_BLOCK, dim) is
+ * scratch. */
+static int find_basis(float *basis, float *mean, float *xc, const float *vec, int n, int dim,
+                      int r, struct error *err)
+{
+    size_t dd = (size_t)dim * dim;
+    float *cov = malloc(dd * sizeof(float));
+    double *a = malloc(dd * sizeof(double)), *vt = malloc(dd * sizeof(double));
+    double *w = malloc((size_t)dim * sizeof(double));
+    int rc = 0;
+    if (!cov || !a || !vt || !w) {
+        rc = error_set(err, ERR_NOMEM, "out of memory for a %d x %d covariance", dim, dim);
+        goto out;
+    }
+    for (int d = 0; d < dim; d++)
+        a[d] = 0;
+    for (int i = 0; i < n; i++)
+        for (int d = 0; d < dim; d++)
+            a[d] += vec[(size_t)i * dim + d];
+    for (int d = 0; d < dim; d++)
+        mean[d] = (float)(a[d] / n);
+    /* cov (dim, dim) = (1 / n) sum_blocks xc^T xc */
+    for (int r0 = 0; r0 < n; r0 += QX_BUILD_BLOCK) {
+        int nb = n - r0 < QX_BUILD_BLOCK ? n - r0 : QX_BUILD_BLOCK;
+        centre_block(xc, vec, mean, r0, nb, dim);
+        nn_sgemm(1, 0, dim, dim, nb, 1.0f / (float)n, xc, dim, xc, dim, r0 ? 1.0f : 0.0f, cov,
+                 dim);
+    }
+    for (int i = 0; i < dim; i++) /* symmetrise whatever rounding left */
+        for (int j = 0; j < dim; j++)
+            a[(size_t)i * dim + j] =
+                0.5 * ((double)cov[(size_t)i * dim + j] + (double)cov[(size_t)j * dim + i]);
+    qindex_eig_sym(w, vt, a, dim); /* not converging in 60 sweeps: still usable */
+    for (size_t i = 0; i < (size_t)r * dim; i++)
+        basis[i] = (float)vt[i];
+out:
+    free(cov);
+    free(a);
+    free(vt);
+    free(w);
+    return rc;
+}
+
+int qindex_build_reduced(struct qindex *qx, const float *vec, int n, int dim, int r,
+                         struct error *err)
+{
+    if (r < 1 && n >= 0 && dim >= 1)
+        return error_set(err, ERR_USAGE, "bad qindex rank %d", r);
+    if (r >= dim || n < 2 || dim > QINDEX_EIG_MAX_DIM)
+        return qindex_build(qx, vec, n, dim, err);
+    int rc = build_alloc(qx, vec, n, dim, r, err);
+    if (rc)
+        return rc;
+    float *mean = malloc((size_t)dim * sizeof(float));
+    float *xc = malloc((size_t)QX_BUILD_BLOCK * dim * sizeof(float));
+    float *proj = malloc((size_t)QX_BUILD_BLOCK * r * sizeof(float));
+    qx->basis = malloc((size_t)r * dim * sizeof(float));
+    if (!mean || !xc || !proj || !qx->basis) {
+        rc = error_set(err, ERR_NOMEM, "out of memory for a rank-%d qindex", r);
+        goto out;
+    }
+    if ((rc = find_basis(qx->basis, mean, xc, vec, n, dim, r, err)))
+        goto out;
+    /* proj (nb, r) = xc (nb, dim) . basis^T, each row quantised */
+    for (int r0 = 0; r0 < n; r0 += QX_BUILD_BLOCK) {
+        int nb = n - r0 < QX_BUILD_BLOCK ? n - r0 : QX_BUILD_BLOCK;
+        centre_block(xc, vec, mean, r0, nb, dim);
+        nn_sgemm(0, 1, nb, r, dim, 1.0f, xc, dim, qx->basis, dim, 0.0f, proj, r);
+        for (int i = 0; i < nb; i++)
+            qx->scale[r0 + i] = quantise_row(qx->q + (size_t)(r0 + i) * qx->stride,
+                                             proj + (size_t)i * r, r, qx->stride);
+    }
+out:
+    free(mean);
+    free(xc);
+    free(proj);
+    if (rc)
+        qindex_free(qx);
+    return rc;
+}
+
 void qindex_free(struct qindex *qx)
 {
     free(qx->q);
     free(qx->scale);
+    free(qx->basis);
     memset(qx, 0, sizeof(*qx));
 }
 
@@ -188,27 +400,29 @@ void qindex_free(struct qindex *qx)
 
 /* scratch layout, each part 64-byte aligned:
  *   xq (stride,) int8 | xabs (stride,) int8 | dots (QX_BLOCK,) int32 |
- *   heap (max(n, 1),) struct cand */
+ *   proj (r,) float, reduced only | heap (max(n, 1),) struct cand */
 struct scratch {
     int8_t *xq, *xabs;
     int32_t *dots;
+    float *proj;
     struct cand *heap;
 };
 
 static size_t scratch_parts(const struct qindex *qx, void *base, struct scratch *s)
 {
     size_t sb = round_up((size_t)qx->stride, QX_ALIGN);
-    size_t off = 0;
+    size_t o_dots = 2 * sb;
+    size_t o_proj = o_dots + round_up(QX_BLOCK * sizeof(int32_t), QX_ALIGN);
+    size_t o_heap = o_proj + (qx->basis ? round_up((size_t)qx->r * sizeof(float), QX_ALIGN) : 0);
     char *b = base;
     if (s) {
-        s->xq = (int8_t *)(b + off);
-        s->xabs = (int8_t *)(b + off + sb);
-        s->dots = (int32_t *)(b + off + 2 * sb);
-        s->heap = (struct cand *)(b + off + 2 * sb + round_up(QX_BLOCK * sizeof(int32_t), QX_ALIGN));
+        s->xq = (int8_t *)b;
+        s->xabs = (int8_t *)(b + sb);
+        s->dots = (int32_t *)(b + o_dots);
+        s->proj = (float *)(b + o_proj);
+        s->heap = (struct cand *)(b + o_heap);
     }
-    off = 2 * sb + round_up(QX_BLOCK * sizeof(int32_t), QX_ALIGN);
-    off += round_up((size_t)(qx->n > 0 ? qx->n : 1) * sizeof(struct cand), QX_ALIGN);
-    return off;
+    return o_heap + round_up((size_t)(qx->n > 0 ? qx->n : 1) * sizeof(struct cand), QX_ALIGN);
 }
 
 size_t qindex_scratch_size(const struct qindex *qx)
@@ -250,9 +464,16 @@ int qindex_topk(const struct qindex *qx, const float *query, const uint8_t *excl
     cap = k > qx->n - rescore ? qx->n : k + rescore;
     scratch_parts(qx, scratch, &s);
 
-    /* 1. the query as int8; its scale is one positive factor for every
-     * row, so approx scores leave it out */
-    quantise_row(s.xq, query, qx->dim, qx->stride);
+    /* 1. the query (projected onto the basis, when reduced) as int8; its
+     * scale is one positive factor for every row, so approx scores leave
+     * it out, as the projection leaves out <query, mean> */
+    if (qx->basis) {
+        for (int j = 0; j < qx->r; j++)
+            s.proj[j] = dot_f32(qx->basis + (size_t)j * qx->dim, query, qx->dim);
+        quantise_row(s.xq, s.proj, qx->r, qx->stride);
+    } else {
+        quantise_row(s.xq, query, qx->dim, qx->stride);
+    }
     for (int j = 0; j < qx->stride; j++)
         s.xabs[j] = (int8_t)abs(s.xq[j]);
 

@@ -34,7 +34,7 @@ expect 0 "usage: movierec" -- "$mr" --help
 expect 2 "usage: movierec" -- "$mr"
 expect 2 "'frobnicate' is not a movierec command" -- "$mr" frobnicate
 expect 2 "unknown option '--bogus'" -- "$mr" --bogus stats
-for c in import fetch generate stats train score evaluate similar help; do
+for c in import fetch generate stats train score evaluate recommend similar help; do
     expect 0 "usage: movierec" -- "$mr" "$c" --help
 done
 expect 0 "usage: movierec import" -- "$mr" help import
@@ -69,9 +69,35 @@ expect 0 "HR@10" -- "$mr" --home "$H" evaluate --label watch
 expect 0 "\"auc\"" -- "$mr" --home "$H" evaluate --json
 expect 0 "movies like 1 " -- "$mr" --home "$H" similar 1 -n 5
 [ "$("$mr" --home "$H" similar 1 -n 5 | wc -l)" -eq 6 ] && ok || bad "similar -n 5 did not list 5 movies"
-expect 0 "\"similar\": \[{\"movie_id\"" -- "$mr" --home "$H" similar 2 --json
+expect 0 "\"similar\":\[{\"movie_id\"" -- "$mr" --home "$H" similar 2 --json
 expect 1 "no movie 999999 in the store" -- "$mr" --home "$H" similar 999999
 expect 2 "MOVIE_ID is missing" -- "$mr" --home "$H" similar
+# recommendations: train (no --label) saved the recall models too
+[ -s "$H/models/recall/1/recall.safetensors" ] && ok || bad "models/recall/1 is missing"
+expect 0 "for user 1 " -- "$mr" --home "$H" recommend 1 -n 5 --explain
+[ "$("$mr" --home "$H" recommend 1 -n 5 | wc -l)" -eq 11 ] && ok || bad "recommend -n 5 did not list 5 movies with reasons"
+expect 0 "\"recommendations\":\[{\"movie_id\"" -- "$mr" --home "$H" recommend 2 --json
+expect 0 "\"reason\":\"" -- "$mr" --home "$H" recommend 2 --json
+rated=$(sqlite3 "$H/movierec.db" "SELECT movie_id FROM ratings WHERE user_id = 1" | sort)
+recd=$("$mr" --home "$H" recommend 1 -n 100 --json | grep -o '"movie_id":[0-9]*' | cut -d: -f2 | sort)
+printf '%s\n' "$rated" >"$tmp/rated"
+[ -n "$recd" ] && [ -z "$(printf '%s\n' "$recd" | comm -12 - "$tmp/rated")" ] && ok || bad "recommend listed a movie user 1 rated"
+[ "$(printf '%s\n' "$recd" | uniq -d | wc -l)" -eq 0 ] && ok || bad "recommend listed a movie twice"
+expect 0 "popular in" -- "$mr" --home "$H" recommend 1 --genres Comedy --quota itemcf=0,embed=0,als=0,cold=50
+expect 1 "unknown genre 'Westerns'" -- "$mr" --home "$H" recommend 1 --genres Westerns
+expect 1 "no user 99999" -- "$mr" --home "$H" recommend 99999
+expect 2 "USER_ID is missing" -- "$mr" --home "$H" recommend
+expect 2 "-n takes a number from 1 to 100" -- "$mr" --home "$H" recommend 1 -n 0
+expect 2 "--quota takes CHANNEL=N" -- "$mr" --home "$H" recommend 1 --quota bogus=3
+expect 0 "pipeline " -- "$mr" --home "$H" evaluate --pipeline --max-users 40
+expect 0 "| pipeline |" -- "$mr" --home "$H" evaluate --pipeline --max-users 40 --markdown
+expect 2 "leave out --label" -- "$mr" --home "$H" evaluate --pipeline --label like
+expect 0 "saved 'recall' version 2" -- "$mr" --home "$H" train --label recall
+printf 'garbage' >"$H/models/recall/2/recall.safetensors"
+expect 1 "recall.safetensors" -- "$mr" --home "$H" recommend 1
+rm -r "$H/models/recall"
+expect 1 "run 'movierec train'" -- "$mr" --home "$H" recommend 1
+expect 0 "saved 'recall' version 1" -- "$mr" --home "$H" train --label recall
 # a damaged newest model is refused with a clear message; an older one still loads
 printf 'garbage' >"$H/models/watch/2/model.safetensors"
 expect 1 "damaged" -- sh -c "printf '1\t1\n' | '$mr' --home '$H' score"

@@ -1,0 +1,507 @@
+/*
+ * test_pipeline.c - the recommendation pipeline on a small hand-made world
+ * whose answers are known: three genres of ten movies each, users who
+ * watch one genre, and a user who has seen three science-fiction films.
+ * Each channel alone, the ranker against the model, the ALS fold-in
+ * against its normal equations, exclusion of rated movies, the genre cap,
+ * a movie added after training, reasons, and fitting the blend.
+ */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "../../src/data/import.h"
+#include "../../src/model/dataset.h"
+#include "../../src/model/train.h"
+#include "../../src/recall/pipeline.h"
+
+#define NMOV 30
+
+struct world {
+    char dir[4096], db[4200];
+    struct store *s;
+    struct dataset d;
+    struct model m;
+    struct recall_bundle b;
+    struct recommender r;
+    int64_t ids[NMOV + 1];
+    struct movie_feat mf[NMOV + 1];
+    int nm;
+};
+
+static const char *const genre_of[3] = {"Sci-Fi", "Romance", "Comedy"};
+static const char *const title_of[3] = {"Star Voyage", "Love Story", "Funny Day"};
+
+static void write_world(const char *dir)
+{
+    char buf[65536];
+    size_t n = 0;
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "movieId,title,genres\n");
+    for (int m = 1; m <= NMOV; m++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%d,%s %d (199%d),%s\n", m,
+                              title_of[(m - 1) / 10], m, m % 10, genre_of[(m - 1) / 10]);
+    tu_write(dir, "movies.csv", buf, n);
+    n = (size_t)snprintf(buf, sizeof(buf), "userId,movieId,rating,timestamp\n");
+    /* users 1-10 watch science fiction, 11-20 romance, 21-25 comedy, and
+     * each one comedy; the first two of each group also one more */
+    for (int u = 1; u <= 25; u++) {
+        int g = u <= 10 ? 0 : u <= 20 ? 1 : 2;
+        for (int k = 1; k <= 10; k++)
+            if (!(u % 3 == 0 && k == 10)) /* some gaps, so not all are equal */
+                n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%d,%d,%.1f,%d\n", u, g * 10 + k,
+                                      k % 2 ? 5.0 : 4.0, 1000 * u + k);
+        if (g != 2)
+            n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%d,%d,3.0,%d\n", u, 21 + u % 10,
+                                  1000 * u + 50);
+    }
+    /* user 26: three science-fiction films, the last one latest */
+    for (int k = 1; k <= 3; k++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "26,%d,5.0,%d\n", k, 90000 + k);
+    /* user 27: nothing but one comedy (so the store knows them) */
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "27,25,2.0,95000\n");
+    tu_write(dir, "ratings.csv", buf, n);
+}
+
+static int world_setup(void **state)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    struct import_opts io = {0};
+    struct import_report rep;
+    struct error err = {0};
+    struct model_config c;
+    struct recall_bundle_opts bo;
+    int64_t *ids = NULL;
+    struct movie_feat *mf = NULL;
+
+    tu_tmpdir(w->dir);
+    snprintf(w->db, sizeof(w->db), "%s/movierec.db", w->dir);
+    write_world(w->dir);
+    if (import_dir(w->dir, w->db, &io, &rep, &err) || store_open(&w->s, w->db, &err) ||
+        dataset_load(&w->d, w->s, 1, &err)) {
+        fprintf(stderr, "setup: %s\n", err.msg);
+        return -1;
+    }
+    model_config_default(&c, &w->d.vocab);
+    c.user_emb = c.movie_emb = c.genre_emb = c.word_emb = 8;
+    c.gender_emb = c.age_emb = c.occ_emb = 4;
+    c.attr_fc = 8;
+    c.tower = 16;
+    c.conv_filters = 2;
+    c.hidden1 = 16;
+    c.hidden2 = 8;
+    if (model_init(&w->m, &c, &err))
+        return -1;
+    model_init_weights(&w->m, 7);
+    recall_bundle_opts_default(&bo);
+    bo.threads = 1;
+    bo.als.factors = 4;
+    bo.als.iterations = 10;
+    bo.cf.neighbours = 10;
+    if (recall_bundle_build(&w->b, &w->d, NULL, &bo, &err)) {
+        fprintf(stderr, "setup: %s\n", err.msg);
+        return -1;
+    }
+    if (feat_load_movies(w->s, &w->d.vocab, &ids, &mf, &w->nm, &err))
+        return -1;
+    memcpy(w->ids, ids, (size_t)w->nm * sizeof(*ids));
+    memcpy(w->mf, mf, (size_t)w->nm * sizeof(*mf));
+    free(ids);
+    free(mf);
+    if (recommender_init(&w->r, &w->m, &w->d.vocab, &w->b, w->ids, w->mf, w->nm, &err)) {
+        fprintf(stderr, "setup: %s\n", err.msg);
+        return -1;
+    }
+    *state = w;
+    return 0;
+}
+
+static int world_teardown(void **state)
+{
+    struct world *w = *state;
+    recommender_free(&w->r);
+    recall_bundle_free(&w->b);
+    model_free(&w->m);
+    dataset_free(&w->d);
+    store_close(w->s);
+    tu_rmtree(w->dir);
+    free(w);
+    return 0;
+}
+
+/* user id u's state from the dataset (rows = vocabulary indexes here) */
+struct ustate {
+    struct rec_user u;
+    int movie[64];
+    float score[64];
+    int64_t time[64];
+};
+
+static void user_of(const struct world *w, int64_t id, struct ustate *us)
+{
+    int ui = vocab_user_index(&w->d.vocab, id), n = 0;
+    assert_true(ui > 0);
+    memset(us, 0, sizeof(*us));
+    for (int64_t i = w->d.user_start[ui]; i < w->d.user_start[ui + 1] && n < 64; i++, n++) {
+        us->movie[n] = w->d.r_movie[i];
+        us->score[n] = w->d.r_score[i];
+        us->time[n] = w->d.r_time[i];
+    }
+    us->u.feat = w->d.users[ui];
+    us->u.n = n;
+    us->u.movie = us->movie;
+    us->u.score = us->score;
+    us->u.time = us->time;
+}
+
+static int row_of(const struct world *w, int64_t id)
+{
+    int r = recommender_row(&w->r, id);
+    assert_true(r > 0);
+    return r;
+}
+
+static int genre_index(const struct world *w, const char *name)
+{
+    return strtab_find(&w->d.vocab.genres, name, (int)strlen(name));
+}
+
+static int run(const struct world *w, const struct rec_opts *o, const struct rec_user *u,
+               struct rec_item *out, int n)
+{
+    struct rec_ws ws;
+    struct error err = {0};
+    int got;
+    assert_int_equal(rec_ws_alloc(&ws, &w->r, o, &err), 0);
+    got = recommender_recommend(&w->r, &ws, o, u, out, n, &err);
+    rec_ws_free(&ws);
+    assert_true(got >= 0);
+    return got;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_ranker_matches_model(void **state)
+{
+    struct world *w = *state;
+    struct ranker_ws rw;
+    struct error err = {0};
+    struct ustate us;
+    int rows[NMOV];
+    float p1[NMOV], p2[NMOV];
+    struct user_feat uf[NMOV];
+    struct movie_feat mf[NMOV];
+
+    user_of(w, 26, &us);
+    for (int i = 0; i < NMOV; i++) {
+        rows[i] = row_of(w, i + 1);
+        uf[i] = us.u.feat;
+        mf[i] = w->r.mf[rows[i]];
+    }
+    assert_int_equal(ranker_ws_alloc(&rw, &w->r.rk, 7, &err), 0); /* chunks of 7 */
+    ranker_user(&w->r.rk, &rw, &us.u.feat);
+    ranker_score(&w->r.rk, &rw, rows, NMOV, p1);
+    ranker_ws_free(&rw);
+    assert_int_equal(model_score(&w->m, uf, mf, NMOV, p2, &err), 0);
+    for (int i = 0; i < NMOV; i++)
+        assert_true(fabsf(p1[i] - p2[i]) < 1e-5f);
+}
+
+static void test_fold_in_solves_normal_equations(void **state)
+{
+    struct world *w = *state;
+    const struct als *a = &w->b.als;
+    const struct als_opts *o = &w->b.als_opts;
+    const int f = a->f;
+    struct ustate us;
+    float x[16], g[256], scratch[16 * 16 + ALS_FOLD_CHUNK * 16];
+
+    assert_true(f <= 16);
+    user_of(w, 26, &us);
+    als_gram(a, g);
+    assert_int_equal(als_fold_in(a, o, g, us.movie, us.score, us.u.n, x, scratch), 0);
+    /* (Y^T Y + lambda I + sum (c - 1) y y^T) x = sum c y, in double */
+    for (int p = 0; p < f; p++) {
+        double lhs = 0, rhs = 0;
+        for (int m = 0; m < a->nmovies; m++)
+            for (int q = 0; q < f; q++)
+                lhs += (double)a->item[m * f + p] * a->item[m * f + q] * x[q];
+        lhs += o->lambda * x[p];
+        for (int i = 0; i < us.u.n; i++) {
+            const float *y = a->item + (size_t)us.movie[i] * f;
+            double c = 1 + o->alpha, dot = 0;
+            for (int q = 0; q < f; q++)
+                dot += (double)y[q] * x[q];
+            lhs += (c - 1) * y[p] * dot;
+            rhs += c * y[p];
+        }
+        assert_true(fabs(lhs - rhs) < 1e-3 * (1 + fabs(rhs)));
+    }
+    /* no ratings: a zero factor */
+    assert_int_equal(als_fold_in(a, o, g, us.movie, us.score, 0, x, scratch), 0);
+    for (int p = 0; p < f; p++)
+        assert_true(x[p] == 0.0f);
+}
+
+static void test_itemcf_channel(void **state)
+{
+    struct world *w = *state;
+    struct rec_opts o;
+    struct rec_item out[10];
+    struct ustate us;
+    int got;
+
+    rec_opts_default(&o);
+    o.only = REC_ITEMCF;
+    user_of(w, 26, &us);
+    got = run(w, &o, &us.u, out, 5);
+    assert_int_equal(got, 5);
+    for (int i = 0; i < got; i++) {
+        int64_t id = w->r.ids[out[i].movie];
+        assert_true(id >= 4 && id <= 10); /* the other science fiction */
+        assert_int_equal(out[i].reason, REASON_LIKED);
+        assert_int_equal(out[i].channel, REC_ITEMCF);
+        assert_true(w->r.ids[out[i].because] >= 1 && w->r.ids[out[i].because] <= 3);
+        assert_true(out[i].because_liked);
+        if (i)
+            assert_true(out[i].rank <= out[i - 1].rank);
+    }
+}
+
+static void test_als_channel(void **state)
+{
+    struct world *w = *state;
+    struct rec_opts o;
+    struct rec_item out[5];
+    struct ustate us;
+
+    rec_opts_default(&o);
+    o.only = REC_ALS;
+    user_of(w, 26, &us);
+    assert_int_equal(run(w, &o, &us.u, out, 5), 5);
+    for (int i = 0; i < 5; i++) {
+        int64_t id = w->r.ids[out[i].movie];
+        assert_true(id >= 4 && id <= 10);
+        assert_int_equal(out[i].reason, REASON_TASTE);
+    }
+}
+
+static void test_cold_channel(void **state)
+{
+    struct world *w = *state;
+    struct rec_opts o;
+    struct rec_item out[10];
+    struct rec_user u;
+    int romance = genre_index(w, "Romance"), got;
+
+    rec_opts_default(&o);
+    o.only = REC_COLD;
+    memset(&u, 0, sizeof(u));
+    u.genres = &romance; /* a new account with one interest tag */
+    u.ngenres = 1;
+    got = run(w, &o, &u, out, 5);
+    assert_int_equal(got, 5);
+    for (int i = 0; i < got; i++) {
+        int64_t id = w->r.ids[out[i].movie];
+        assert_true(id >= 11 && id <= 20);
+        assert_int_equal(out[i].reason, REASON_GENRE);
+        assert_int_equal(out[i].genre, romance);
+    }
+    /* no tags, no ratings: popular with the group, then overall */
+    u.genres = NULL;
+    u.ngenres = 0;
+    got = run(w, &o, &u, out, 10);
+    assert_int_equal(got, 10);
+    for (int i = 0; i < got; i++)
+        assert_true(out[i].reason == REASON_GROUP || out[i].reason == REASON_POPULAR);
+}
+
+static void test_pipeline_excludes_rated_and_caps_genres(void **state)
+{
+    struct world *w = *state;
+    struct rec_opts o;
+    struct rec_item out[27];
+    struct ustate us;
+    int got, cnt[3] = {0}, seen[NMOV + 1] = {0};
+
+    struct rec_blend by_cf = {.fitted = 1};
+    for (int k = 0; k < BLEND_NFEAT; k++)
+        by_cf.scale[k] = 1;
+    by_cf.w[BLEND_ITEMCF] = 1; /* a ranker that follows item-CF */
+
+    rec_opts_default(&o);
+    o.genre_cap = 4;
+    o.blend = &by_cf;
+    user_of(w, 26, &us);
+    got = run(w, &o, &us.u, out, 27);
+    assert_int_equal(got, 27); /* every movie but the three rated */
+    for (int i = 0; i < got; i++) {
+        int64_t id = w->r.ids[out[i].movie];
+        assert_true(id >= 4 && id <= NMOV);
+        assert_int_equal(seen[id]++, 0);
+        if (i < 10)
+            cnt[(id - 1) / 10]++;
+        assert_true(out[i].score > 0 && out[i].score < 1);
+    }
+    for (int g = 0; g < 3; g++)
+        assert_true(cnt[g] <= 4);
+    assert_int_equal(cnt[0], 4); /* science fiction first, as many as allowed */
+    /* without the cap, the seven other science-fiction films lead */
+    o.genre_cap = 0;
+    got = run(w, &o, &us.u, out, 10);
+    memset(cnt, 0, sizeof(cnt));
+    for (int i = 0; i < 7; i++)
+        assert_true(w->r.ids[out[i].movie] >= 4 && w->r.ids[out[i].movie] <= 10);
+    for (int i = 0; i < got; i++)
+        cnt[(w->r.ids[out[i].movie] - 1) / 10]++;
+    assert_int_equal(cnt[0], 7);
+}
+
+static void test_new_and_gone_movies(void **state)
+{
+    struct world *w = *state;
+    struct recommender r;
+    struct error err = {0};
+    struct rec_opts o;
+    struct rec_item out[40];
+    struct ustate us;
+    int64_t ids[NMOV + 1];
+    struct movie_feat mf[NMOV + 1];
+    int got, n = 0, found = 0, row31;
+
+    /* the store now: movie 30 is gone, movie 31 is new (its genre and
+     * title words known, its id not) */
+    for (int i = 0; i < w->nm; i++)
+        if (w->ids[i] != 30) {
+            ids[n] = w->ids[i];
+            mf[n++] = w->mf[i];
+        }
+    ids[n] = 31;
+    mf[n] = w->mf[0];
+    mf[n++].movie = 0;
+    assert_int_equal(recommender_init(&r, &w->m, &w->d.vocab, &w->b, ids, mf, n, &err), 0);
+    row31 = recommender_row(&r, 31);
+    assert_int_equal(row31, r.nvocab);
+    assert_int_equal(recommender_row(&r, 30), -1);
+    assert_int_equal(recommender_row(&r, 32), -1);
+
+    rec_opts_default(&o);
+    o.only = REC_EMBED;
+    o.quota[REC_EMBED] = 40;
+    user_of(w, 26, &us);
+    {
+        struct rec_ws ws;
+        assert_int_equal(rec_ws_alloc(&ws, &r, &o, &err), 0);
+        got = recommender_recommend(&r, &ws, &o, &us.u, out, 40, &err);
+        rec_ws_free(&ws);
+    }
+    assert_int_equal(got, 27); /* 30 - 3 rated - movie 30 + movie 31 */
+    for (int i = 0; i < got; i++) {
+        assert_true(r.ids[out[i].movie] != 30);
+        found |= out[i].movie == row31;
+    }
+    assert_true(found);
+    recommender_free(&r);
+}
+
+static void test_mismatched_bundle_refused(void **state)
+{
+    struct world *w = *state;
+    struct recommender r;
+    struct recall_bundle b = w->b;
+    struct error err = {0};
+    b.nmovies = w->b.nmovies - 1;
+    assert_int_equal(recommender_init(&r, &w->m, &w->d.vocab, &b, w->ids, w->mf, w->nm, &err),
+                     ERR_USAGE);
+    assert_non_null(strstr(err.msg, "recall models cover"));
+}
+
+static const char *titles(void *ctx, int row)
+{
+    (void)ctx;
+    return row == 1 ? "Star Voyage 1" : NULL;
+}
+
+static void test_reason_text(void **state)
+{
+    struct world *w = *state;
+    char buf[256];
+    struct rec_item it = {.movie = 5, .because = 1, .because_liked = 1, .genre = -1,
+                          .reason = REASON_LIKED};
+    rec_reason_text(&w->r, &it, titles, NULL, buf, sizeof(buf));
+    assert_string_equal(buf, "because you liked Star Voyage 1");
+    it.because_liked = 0;
+    rec_reason_text(&w->r, &it, titles, NULL, buf, sizeof(buf));
+    assert_string_equal(buf, "because you watched Star Voyage 1");
+    it.reason = REASON_CONTENT;
+    rec_reason_text(&w->r, &it, titles, NULL, buf, sizeof(buf));
+    assert_string_equal(buf, "like Star Voyage 1, which you watched");
+    it.reason = REASON_GENRE;
+    it.genre = genre_index(w, "Comedy");
+    rec_reason_text(&w->r, &it, titles, NULL, buf, sizeof(buf));
+    assert_string_equal(buf, "popular in Comedy");
+    it.reason = REASON_TASTE;
+    rec_reason_text(&w->r, &it, titles, NULL, buf, sizeof(buf));
+    assert_string_equal(buf, "people with similar taste watched it");
+    it.reason = REASON_LIKED;
+    it.because = 2; /* no title known: a reason without one */
+    rec_reason_text(&w->r, &it, titles, NULL, buf, sizeof(buf));
+    assert_string_equal(buf, "popular on movierec");
+}
+
+static void test_blend_fit(void **state)
+{
+    enum { N = 4000 };
+    static float x[N * BLEND_NFEAT];
+    static uint8_t y[N];
+    struct rec_blend b;
+    struct error err = {0};
+    uint64_t rng = 11;
+    (void)state;
+    /* y depends on features 1 and 2 only, 2 twice as strongly */
+    for (int i = 0; i < N; i++) {
+        double s = 0;
+        for (int k = 0; k < BLEND_NFEAT; k++)
+            x[i * BLEND_NFEAT + k] = nn_rng_normal(&rng) * (1.0f + k);
+        s = 1.0 * x[i * BLEND_NFEAT + 1] / 2 + 2.0 * x[i * BLEND_NFEAT + 2] / 3 - 1;
+        y[i] = nn_rng_uniform(&rng) < 1 / (1 + exp(-s));
+    }
+    assert_int_equal(rec_blend_fit(x, y, N, &b, &err), 0);
+    assert_true(b.fitted);
+    assert_true(b.w[2] > b.w[1] && b.w[1] > 0.5f);
+    assert_true(fabsf(b.w[0]) < 0.2f && fabsf(b.w[3]) < 0.2f && fabsf(b.w[4]) < 0.2f);
+    /* all of one class: nothing to fit */
+    memset(y, 0, sizeof(y));
+    assert_int_equal(rec_blend_fit(x, y, N, &b, &err), ERR_NOTFOUND);
+    assert_false(b.fitted);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ranker_matches_model),
+        cmocka_unit_test(test_fold_in_solves_normal_equations),
+        cmocka_unit_test(test_itemcf_channel),
+        cmocka_unit_test(test_als_channel),
+        cmocka_unit_test(test_cold_channel),
+        cmocka_unit_test(test_pipeline_excludes_rated_and_caps_genres),
+        cmocka_unit_test(test_new_and_gone_movies),
+        cmocka_unit_test(test_mismatched_bundle_refused),
+        cmocka_unit_test(test_reason_text),
+        cmocka_unit_test(test_blend_fit),
+    };
+    void *w = NULL;
+    if (world_setup(&w))
+        return 1;
+    int rc = 0;
+    {
+        /* every test shares the world: cmocka's group state */
+        struct CMUnitTest t[sizeof(tests) / sizeof(tests[0])];
+        for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+            t[i] = tests[i];
+            t[i].initial_state = w;
+        }
+        rc = cmocka_run_group_tests(t, NULL, NULL);
+    }
+    world_teardown(&w);
+    return rc;
+}
