@@ -44,6 +44,20 @@ static void pe_progress(void *ctx, int done, int total)
     progress_update(p, (uint64_t)done, (uint64_t)done);
 }
 
+/* The blend's weights per standardised feature, for each half. */
+static void print_blend(const struct pe_result *r)
+{
+    static const char *const names[BLEND_NFEAT] = {
+        "deep", "als", "itemcf", "content", "pop", "z-deep", "z-als", "z-itemcf", "z-content",
+        "last-itemcf", "last-cos"};
+    for (int f = 0; f < 2; f++) {
+        printf("blend fitted on half %d:", f + 1);
+        for (int k = 0; k < BLEND_NFEAT; k++)
+            printf(" %s %+.2f", names[k], (double)r->blend[f].w[k]);
+        printf("\n");
+    }
+}
+
 /* evaluate --pipeline: every method on the leave-one-out split */
 static int pipeline(struct cli *c, int version, int json, int markdown, const struct pe_opts *po)
 {
@@ -118,6 +132,7 @@ static int pipeline(struct cli *c, int version, int json, int markdown, const st
         printf("\n%s, watch model v%d, %d users, %d sampled negatives, %d movies; %.1f s "
                "(recall training %.1f s)\n",
                name, loaded, r.users, r.negatives, r.catalogue, r.seconds, r.train_seconds);
+        print_blend(&r);
         return 0;
     }
     printf("pipeline evaluation on %s: watch model v%d, %d users (latest rating held out),\n"
@@ -137,6 +152,8 @@ static int pipeline(struct cli *c, int version, int json, int markdown, const st
             printf("%7s %8s", "-", "-");
         printf(" %9.3f %10.3f\n", w->coverage, w->diversity);
     }
+    printf("\n");
+    print_blend(&r);
     return 0;
 }
 

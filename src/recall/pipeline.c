@@ -34,7 +34,7 @@ void rec_opts_default(struct rec_opts *o)
     o->like_min = 4.0f;
     o->recent_min = 0.0f;
     o->recent_decay = 0.6f;
-    o->genre_cap = 4;
+    o->genre_cap = 5;
     o->only = -1;
 }
 
@@ -498,57 +498,80 @@ static int cmp_item(const void *pa, const void *pb)
     return a->movie < b->movie ? -1 : a->movie > b->movie;
 }
 
-/* dot (n,) of two float rows */
-static float dotf(const float *a, const float *b, int n)
+/* dot (n,) of two float rows: eight partial sums, so that the loop
+ * vectorises without -ffast-math (a single sum is a serial chain). */
+static float dotf(const float *restrict a, const float *restrict b, int n)
 {
-    float s = 0;
-    for (int d = 0; d < n; d++)
-        s += a[d] * b[d];
-    return s;
+    float acc[8] = {0};
+    int d = 0;
+    for (; d + 8 <= n; d += 8)
+        for (int t = 0; t < 8; t++)
+            acc[t] += a[d + t] * b[d + t];
+    for (; d < n; d++)
+        acc[0] += a[d] * b[d];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-/* The ranker's inputs for every candidate: ws->feat (ncand, BLEND_NFEAT),
- * ws->prob holding the deep logits (bundle.h lists the features). */
-static void features(const struct recommender *r, struct rec_ws *ws)
+/* ws->acc[m] += w_l * sim(liked_l, m) over the recent movies' item-CF
+ * neighbours (sign 1), or back to 0 (sign 0). */
+static void scatter_itemcf(const struct recommender *r, struct rec_ws *ws, int add)
 {
-    const struct als *a = &r->b->als;
-    const struct popularity *p = &r->b->pop;
-    const int T = r->emb.dim, F = a->f, C = ws->ncand, NF = BLEND_NFEAT;
-    const int *last_ids = NULL;
-    const float *last_sims = NULL, *last_vec = NULL;
-    int last_nn = 0;
-
-    /* item-CF: recency-weighted similarity sums, candidates only */
     for (int l = 0; l < ws->nliked; l++) {
         const int *ids;
         const float *sims;
         int nn = itemcf_neighbours(&r->b->cf, ws->liked[l], &ids, &sims);
         for (int t = 0; t < nn; t++)
-            if (ws->mark[ids[t]] & MARK_CAND)
-                ws->acc[ids[t]] += ws->liked_w[l] * sims[t];
+            ws->acc[ids[t]] = add ? ws->acc[ids[t]] + ws->liked_w[l] * sims[t] : 0.0f;
     }
+}
+
+/* The raw features x (BLEND_NFEAT,) of movie m (z-scores not yet set),
+ * with ws->acc scattered. */
+static void row_features(const struct recommender *r, const struct rec_ws *ws, int m, float logit,
+                         float *x)
+{
+    const struct als *a = &r->b->als;
+    const struct popularity *p = &r->b->pop;
+    const int T = r->emb.dim, F = a->f;
+    const float *mv = r->emb.vec + (size_t)m * T;
+
+    x[BLEND_DEEP] = logit;
+    x[BLEND_ALS] = m < a->nmovies ? dotf(a->item + (size_t)m * F, ws->ufac, F) : 0.0f;
+    x[BLEND_ITEMCF] = ws->acc[m];
+    x[BLEND_CONTENT] = dotf(mv, ws->profile, T);
+    x[BLEND_POP] = logf(1.0f + (m < p->nmovies ? (float)p->count[m] : 0.0f));
+    x[BLEND_LASTCF] = 0;
+    x[BLEND_LASTCOS] = 0;
     if (ws->nliked) {
-        last_nn = itemcf_neighbours(&r->b->cf, ws->liked[0], &last_ids, &last_sims);
-        last_vec = r->emb.vec + (size_t)ws->liked[0] * T;
+        const int *ids;
+        const float *sims;
+        int nn = itemcf_neighbours(&r->b->cf, ws->liked[0], &ids, &sims);
+        for (int t = 0; t < nn; t++)
+            if (ids[t] == m)
+                x[BLEND_LASTCF] = sims[t];
+        x[BLEND_LASTCOS] = dotf(mv, r->emb.vec + (size_t)ws->liked[0] * T, T);
     }
-    for (int i = 0; i < C; i++) {
-        int m = ws->cand[i].movie;
-        const float *mv = r->emb.vec + (size_t)m * T;
-        float *x = ws->feat + (size_t)i * NF;
-        x[BLEND_DEEP] = ws->prob[i];
-        x[BLEND_ALS] = m < a->nmovies ? dotf(a->item + (size_t)m * F, ws->ufac, F) : 0.0f;
-        x[BLEND_ITEMCF] = ws->acc[m];
-        x[BLEND_CONTENT] = dotf(mv, ws->profile, T);
-        x[BLEND_POP] = logf(1.0f + (m < p->nmovies ? (float)p->count[m] : 0.0f));
-        x[BLEND_LASTCF] = 0;
-        for (int t = 0; t < last_nn; t++)
-            if (last_ids[t] == m)
-                x[BLEND_LASTCF] = last_sims[t];
-        x[BLEND_LASTCOS] = last_vec ? dotf(mv, last_vec, T) : 0.0f;
-        ws->acc[m] = 0;
+    for (int k = 0; k < REC_NZ; k++)
+        x[BLEND_ZDEEP + k] = (x[k] - ws->zmu[k]) / ws->zsd[k];
+}
+
+/* The ranker's inputs for every candidate: ws->feat (ncand, BLEND_NFEAT)
+ * from the deep logits in ws->prob (bundle.h lists the features); the
+ * z-scores are taken against this list, whose mean and spread stay in
+ * ws->zmu/zsd for recommender_score_rows(). */
+static void features(const struct recommender *r, struct rec_ws *ws)
+{
+    const int C = ws->ncand, NF = BLEND_NFEAT;
+
+    for (int k = 0; k < REC_NZ; k++) {
+        ws->zmu[k] = 0;
+        ws->zsd[k] = 1;
     }
-    /* z-scores within the list of the first four */
-    for (int k = 0; k < 4; k++) {
+    scatter_itemcf(r, ws, 1);
+    for (int i = 0; i < C; i++)
+        row_features(r, ws, ws->cand[i].movie, ws->prob[i], ws->feat + (size_t)i * NF);
+    scatter_itemcf(r, ws, 0);
+    for (int k = 0; k < REC_NZ; k++) {
         double mu = 0, sd = 0;
         for (int i = 0; i < C; i++)
             mu += ws->feat[(size_t)i * NF + k];
@@ -558,12 +581,23 @@ static void features(const struct recommender *r, struct rec_ws *ws)
             sd += d * d;
         }
         sd = sqrt(sd / (C ? C : 1));
-        if (!(sd > 1e-9))
-            sd = 1;
+        ws->zmu[k] = (float)mu;
+        ws->zsd[k] = sd > 1e-9 ? (float)sd : 1.0f;
         for (int i = 0; i < C; i++)
             ws->feat[(size_t)i * NF + BLEND_ZDEEP + k] =
-                (float)((ws->feat[(size_t)i * NF + k] - mu) / sd);
+                (ws->feat[(size_t)i * NF + k] - ws->zmu[k]) / ws->zsd[k];
     }
+}
+
+static float blend_score(const struct rec_blend *bl, const float *x)
+{
+    float s = x[BLEND_DEEP];
+    if (bl->fitted) {
+        s = bl->bias;
+        for (int k = 0; k < BLEND_NFEAT; k++)
+            s += bl->w[k] * (x[k] - bl->mean[k]) / bl->scale[k];
+    }
+    return s;
 }
 
 /* Deep-model probabilities and the blend's order for every candidate. */
@@ -579,15 +613,33 @@ static void rank(const struct recommender *r, const struct rec_opts *o, const st
     features(r, ws);
     for (int i = 0; i < ws->ncand; i++) {
         const float *x = ws->feat + (size_t)i * BLEND_NFEAT;
-        float s = x[BLEND_DEEP];
-        if (bl->fitted) {
-            s = bl->bias;
-            for (int k = 0; k < BLEND_NFEAT; k++)
-                s += bl->w[k] * (x[k] - bl->mean[k]) / bl->scale[k];
-        }
-        ws->cand[i].rank = s;
+        ws->cand[i].rank = blend_score(bl, x);
         ws->cand[i].score = 1.0f / (1.0f + expf(-x[BLEND_DEEP]));
     }
+    ws->ranked = 1;
+}
+
+void recommender_score_rows(const struct recommender *r, struct rec_ws *ws,
+                            const struct rec_opts *o, const int *rows, int n, float *out)
+{
+    const struct rec_blend *bl = o->blend ? o->blend : &r->b->blend;
+    float x[BLEND_NFEAT];
+
+    if (!ws->ranked) { /* no user state: nothing but the deep model could say */
+        for (int i = 0; i < n; i++)
+            out[i] = 0.0f;
+        return;
+    }
+    scatter_itemcf(r, ws, 1);
+    for (int c0 = 0; c0 < n; c0 += ws->capcand) {
+        int C = n - c0 < ws->capcand ? n - c0 : ws->capcand;
+        ranker_logits(&r->rk, &ws->rw, rows + c0, C, ws->prob);
+        for (int i = 0; i < C; i++) {
+            row_features(r, ws, rows[c0 + i], ws->prob[i], x);
+            out[c0 + i] = 1.0f / (1.0f + expf(-blend_score(bl, x)));
+        }
+    }
+    scatter_itemcf(r, ws, 0);
 }
 
 /* The liked movie closest (cosine) to row, for REASON_CONTENT. */
@@ -598,10 +650,7 @@ static int closest_liked(const struct recommender *r, const struct rec_ws *ws, i
     int best = -1;
     float bs = -2;
     for (int i = 0; i < ws->nliked; i++) {
-        const float *y = r->emb.vec + (size_t)ws->liked[i] * T;
-        float s = 0;
-        for (int d = 0; d < T; d++)
-            s += x[d] * y[d];
+        float s = dotf(x, r->emb.vec + (size_t)ws->liked[i] * T, T);
         if (s > bs) {
             bs = s;
             best = ws->liked[i];
@@ -655,6 +704,7 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
     int rc = 0, got;
 
     ws->ncand = 0;
+    ws->ranked = 0;
     if (n <= 0)
         return 0;
     mark_rated(r, u, ws);
@@ -724,12 +774,9 @@ int recommender_similar(const struct recommender *r, struct rec_ws *ws, int row,
         int m = ids[t];
         if (m == row || (exclude && exclude[m]) || (ws->mark[m] & MARK_OUT))
             continue;
-        if (!(ws->mark[m] & MARK_CAND)) {
-            float c = 0;
-            for (int d = 0; d < T; d++)
-                c += r->emb.vec[(size_t)m * T + d] * x[d];
-            add_cand(ws, m, c, REC_EMBED, REASON_CONTENT, row, -1);
-        }
+        if (!(ws->mark[m] & MARK_CAND))
+            add_cand(ws, m, dotf(r->emb.vec + (size_t)m * T, x, T), REC_EMBED, REASON_CONTENT, row,
+                     -1);
     }
     /* blend: the item-CF part by a lookup in the (short) neighbour list */
     for (int i = 0; i < ws->ncand; i++) {
@@ -797,7 +844,7 @@ int rec_blend_fit(const float *x, const uint8_t *y, int64_t n, struct rec_blend 
     enum { K = BLEND_NFEAT, P = BLEND_NFEAT + 1 }; /* weights, then the bias */
     double mean[K] = {0}, sd[K] = {0}, w[P] = {0};
     int64_t npos = 0;
-    const double l2 = 1e-3;
+    const double l2 = 1e-5;
 
     memset(out, 0, sizeof(*out));
     for (int64_t i = 0; i < n; i++) {

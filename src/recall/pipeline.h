@@ -28,6 +28,7 @@
 #include "qindex.h"
 
 #define REC_MAX_RECENT 256
+#define REC_NZ 4 /* features also taken as z-scores within the candidates */
 
 enum rec_channel { REC_ITEMCF, REC_EMBED, REC_ALS, REC_COLD, REC_NCHANNELS };
 
@@ -126,6 +127,8 @@ struct rec_ws {
     float *prob;          /* (max candidates,) */
     float *feat;          /* (max candidates, BLEND_NFEAT) the ranker's inputs */
     float *acc;           /* (n,) zero between requests: item-CF sums */
+    float zmu[REC_NZ], zsd[REC_NZ]; /* the candidates' feature mean and spread */
+    int ranked;           /* the last recommend ranked: user state is set */
     struct cand *tmp;     /* (max candidates,) */
     int *liked;           /* (recent,) rows, latest first */
     float *liked_w;       /* (recent,) their weights */
@@ -151,6 +154,15 @@ void rec_ws_free(struct rec_ws *ws);
 int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const struct rec_opts *o,
                           const struct rec_user *u, struct rec_item *out, int n,
                           struct error *err);
+
+/* The ranker's probability for any movies rows (n,) for the user of the
+ * last recommender_recommend() on ws (which must have ranked: o->only
+ * -1): the blend of that user's features against the same candidates
+ * (the z-scores use the candidates' statistics, so a movie's score does
+ * not depend on which others are asked for), or the deep model's when
+ * the blend is not fitted. out (n,). */
+void recommender_score_rows(const struct recommender *r, struct rec_ws *ws,
+                            const struct rec_opts *o, const int *rows, int n, float *out);
 
 /* Movies similar to row: the cosine of the deep model's movie vectors,
  * plus beta times the item-CF similarity where the two movies are item-CF

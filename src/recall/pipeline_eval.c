@@ -17,7 +17,7 @@
 #define PE_FIT_USERS 5000 /* users per blend fit, at most */
 
 static const char *const method_names[PE_NMETHODS] = {
-    "popularity", "itemcf", "embed", "als", "cold", "deep", "pipeline-deep", "pipeline",
+    "popularity", "itemcf", "embed", "als", "cold", "deep", "pipeline-deep", "pipeline", "ranker",
     "similar-deep", "similar-itemcf", "similar-blend"};
 
 const char *pe_method_name(enum pe_method m)
@@ -407,6 +407,18 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
         cand_dense(t->dense, n, &t->ws);
         sampled_dense(&j->s[me], t->dense, held_row, t->neg, nneg);
     }
+    /* the same ranker over every movie (what `score` serves) */
+    for (int i = 0; i < n; i++)
+        t->rows[i] = i;
+    recommender_score_rows(r, &t->ws, &ro, t->rows, n, t->dense);
+    for (int i = 0; i < n; i++)
+        if (r->gone[i])
+            t->dense[i] = -INFINITY;
+    got = recall_topk(t->top, TOPN, t->dense, n, t->rated);
+    for (int i = 0; i < got; i++)
+        t->list[i] = (struct rec_item){.movie = t->top[i].movie, .score = t->top[i].score};
+    score_list(&j->s[PE_RANKER], t->list, got, held_row, r, j->covered + (size_t)PE_RANKER * n);
+    sampled_dense(&j->s[PE_RANKER], t->dense, held_row, t->neg, nneg);
 
     /* similar movies of the latest kept rating */
     {

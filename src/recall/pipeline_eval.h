@@ -17,6 +17,8 @@
  *   diversity            intra-list genre diversity of a top-10 list: the
  *                        mean over its pairs of 1 - Jaccard(genres), averaged
  *                        over users (0: all the same genres, 1: none shared)
+ * "ranker" is the pipeline's ranker (the blend) applied to every movie,
+ * not only the recalled ones: what `movierec score` serves.
  * The similar-* rows rank the movies similar to the user's latest kept
  * rating (recommender_similar(); the user's rated movies left out) as a
  * guess at the held-out one: how well "similar movies" lead on.
@@ -31,7 +33,7 @@
 #include "pipeline.h"
 
 enum pe_method { PE_POPULAR, PE_ITEMCF, PE_EMBED, PE_ALS, PE_COLD, PE_DEEP, PE_PIPE_DEEP,
-                 PE_PIPELINE,
+                 PE_PIPELINE, PE_RANKER,
                  /* similar movies of the user's latest kept rating, as a
                   * guess at the next one: deep cosine, item-CF, blend */
                  PE_SIM_DEEP, PE_SIM_ITEMCF, PE_SIM_BLEND, PE_NMETHODS };

@@ -92,6 +92,14 @@ expect 2 "--quota takes CHANNEL=N" -- "$mr" --home "$H" recommend 1 --quota bogu
 expect 0 "pipeline " -- "$mr" --home "$H" evaluate --pipeline --max-users 40
 expect 0 "| pipeline |" -- "$mr" --home "$H" evaluate --pipeline --max-users 40 --markdown
 expect 2 "leave out --label" -- "$mr" --home "$H" evaluate --pipeline --label like
+# score without --label serves the ranker: grouped by user, any order of users
+out=$(printf '3\t10\n3\t11\n1\t10\n99999\t10\n3\t999999\n' | "$mr" --home "$H" score)
+[ "$(printf '%s\n' "$out" | wc -l)" -eq 5 ] && ok || bad "ranker score wrote: $out"
+printf '%s\n' "$out" | awk -F'\t' '$3 < 0 || $3 > 1 || NF != 3 {exit 1}' && ok || bad "ranker scores out of range: $out"
+[ "$(printf '%s\n' "$out" | cut -f1,2 | tr '\n' ' ')" = "3	10 3	11 1	10 99999	10 3	999999 " ] && ok || bad "ranker score changed the order: $out"
+deep=$(printf '3\t10\n' | "$mr" --home "$H" score --label watch)
+[ "$deep" != "$(printf '%s\n' "$out" | head -1)" ] && ok || bad "score and score --label watch agree: $deep"
+expect 1 "stdin:2: expected 'userId<TAB>movieId'" -- sh -c "printf '1\t1\n1 2\n' | '$mr' --home '$H' score"
 expect 0 "saved 'recall' version 2" -- "$mr" --home "$H" train --label recall
 printf 'garbage' >"$H/models/recall/2/recall.safetensors"
 expect 1 "recall.safetensors" -- "$mr" --home "$H" recommend 1
