@@ -5,8 +5,9 @@
  * struct embed_index owns an (n, dim) block of L2-normalised vectors, one
  * per movie in the order given when built, so a dot product is a cosine.
  * The movie tower does not depend on the user: it is computed once per
- * model load. Neighbour queries scan an int8 copy of the vectors
- * (qindex.h) and rescore the best rows exactly.
+ * model load. Neighbour queries scan an int8 copy of the vectors'
+ * projections onto their top 64 principal directions (qindex.h,
+ * qindex_build_reduced) and rescore the best rows exactly.
  */
 #ifndef MOVIEREC_EMBED_H
 #define MOVIEREC_EMBED_H
@@ -18,7 +19,7 @@
 struct embed_index {
     int n, dim;
     float *vec; /* (n, dim), rows of unit length (a zero vector stays zero) */
-    struct qindex qx; /* int8 copy of vec, borrowing vec */
+    struct qindex qx; /* reduced int8 index over vec, borrowing vec */
 };
 
 /* Runs the movie tower over mf[0..n) (eval mode). */

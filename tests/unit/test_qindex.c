@@ -283,6 +283,326 @@ static void test_kernel_matches_ref(void **state)
     free(xa);
 }
 
+/* ---- the eigensolver ---- */
+
+/* q (m, m): a random orthogonal matrix (Gram-Schmidt on Gaussian rows) */
+static void random_orthogonal(double *q, int m)
+{
+    for (int i = 0; i < m; i++) {
+        double *r = q + (size_t)i * m;
+        for (;;) {
+            for (int k = 0; k < m; k++)
+                r[k] = rng_normal();
+            for (int pass = 0; pass < 2; pass++)
+                for (int j = 0; j < i; j++) {
+                    const double *p = q + (size_t)j * m;
+                    double d = 0;
+                    for (int k = 0; k < m; k++)
+                        d += p[k] * r[k];
+                    for (int k = 0; k < m; k++)
+                        r[k] -= d * p[k];
+                }
+            double s = 0;
+            for (int k = 0; k < m; k++)
+                s += r[k] * r[k];
+            if (s > 1e-6) {
+                for (int k = 0; k < m; k++)
+                    r[k] /= sqrt(s);
+                break;
+            }
+        }
+    }
+}
+
+/* a = q^T diag(d) q for eigenvalues d (m,) and a random rotation q; the
+ * solver must give d sorted, rows of vt = +-rows of q (distinct d), and
+ * reconstruct a */
+static void check_eig(const double *d, int m, int distinct)
+{
+    double *q = malloc((size_t)m * m * sizeof(double)), *a = malloc((size_t)m * m * sizeof(double));
+    double *a0 = malloc((size_t)m * m * sizeof(double)), *vt = malloc((size_t)m * m * sizeof(double));
+    double *w = malloc((size_t)m * sizeof(double)), *sorted = malloc((size_t)m * sizeof(double));
+    int *order = malloc((size_t)m * sizeof(int));
+    assert_true(q && a && a0 && vt && w && sorted && order);
+    random_orthogonal(q, m);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++) {
+            double s = 0;
+            for (int k = 0; k < m; k++)
+                s += q[(size_t)k * m + i] * d[k] * q[(size_t)k * m + j];
+            a[(size_t)i * m + j] = a0[(size_t)i * m + j] = s;
+        }
+    for (int i = 0; i < m; i++) { /* sort d decreasing, remembering where each came from */
+        order[i] = i;
+        for (int j = i; j > 0 && d[order[j]] > d[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    }
+    int sweeps = qindex_eig_sym(w, vt, a, m);
+    assert_true(sweeps >= 0);
+    for (int i = 0; i < m; i++) {
+        sorted[i] = d[order[i]];
+        assert_float_equal(w[i], sorted[i], 1e-9);
+        if (i)
+            assert_true(w[i] <= w[i - 1]);
+    }
+    for (int i = 0; i < m; i++) /* orthonormal rows */
+        for (int j = 0; j < m; j++) {
+            double s = 0;
+            for (int k = 0; k < m; k++)
+                s += vt[(size_t)i * m + k] * vt[(size_t)j * m + k];
+            assert_float_equal(s, i == j, 1e-9);
+        }
+    for (int i = 0; i < m; i++) /* vt^T diag(w) vt = a */
+        for (int j = 0; j < m; j++) {
+            double s = 0;
+            for (int k = 0; k < m; k++)
+                s += vt[(size_t)k * m + i] * w[k] * vt[(size_t)k * m + j];
+            assert_float_equal(s, a0[(size_t)i * m + j], 1e-9);
+        }
+    if (distinct)
+        for (int i = 0; i < m; i++) { /* the eigenvector of sorted[i] is +-q's row order[i] */
+            double s = 0;
+            for (int k = 0; k < m; k++)
+                s += vt[(size_t)i * m + k] * q[(size_t)order[i] * m + k];
+            assert_float_equal(fabs(s), 1.0, 1e-9);
+        }
+    free(q);
+    free(a);
+    free(a0);
+    free(vt);
+    free(w);
+    free(sorted);
+    free(order);
+}
+
+static void test_eig_known(void **state)
+{
+    (void)state;
+    rng_state = 4242;
+    const double d5[5] = {1.0, -2.0, 3.5, 0.25, 7.0};
+    check_eig(d5, 5, 1);
+    double d40[40]; /* a wide spread, negatives, and a repeated value */
+    for (int i = 0; i < 40; i++)
+        d40[i] = i < 30 ? pow(0.7, i) * (i % 3 == 2 ? -1 : 1) : 0.5;
+    check_eig(d40, 40, 0);
+    double d200[200]; /* a tower-like spectrum: a few large, a long tail of tiny */
+    for (int i = 0; i < 200; i++)
+        d200[i] = 1.0 / (1.0 + i * i) + 1e-3 * i / 200.0;
+    check_eig(d200, 200, 1);
+    /* a 1 x 1 and an already diagonal matrix */
+    double a1 = 3.0, w1, v1;
+    assert_int_equal(qindex_eig_sym(&w1, &v1, &a1, 1), 0);
+    assert_float_equal(w1, 3.0, 0);
+    assert_float_equal(v1, 1.0, 0);
+    double a3[9] = {1, 0, 0, 0, 5, 0, 0, 0, 2}, w3[3], v3[9];
+    assert_int_equal(qindex_eig_sym(w3, v3, a3, 3), 0);
+    assert_float_equal(w3[0], 5, 0);
+    assert_float_equal(w3[1], 2, 0);
+    assert_float_equal(w3[2], 1, 0);
+    assert_float_equal(v3[1], 1, 0);
+    assert_float_equal(v3[5], 1, 0);
+    assert_float_equal(v3[6], 1, 0);
+}
+
+/* ---- the reduced build ---- */
+
+/* vec (n, dim): mean + sum of `rank` random directions with Gaussian
+ * weights of decreasing size, plus Gaussian noise of sigma, then unit
+ * length (as the tower's vectors are) when unit. */
+static float *low_rank_rows(int n, int dim, int rank, float sigma, int unit)
+{
+    float *basis = malloc((size_t)rank * dim * sizeof(float)), *mean = malloc((size_t)dim * 4);
+    float *v = malloc((size_t)n * dim * sizeof(float));
+    assert_true(basis && mean && v);
+    for (int i = 0; i < rank * dim; i++)
+        basis[i] = rng_normal() / sqrtf((float)dim);
+    for (int d = 0; d < dim; d++)
+        mean[d] = 0.5f * rng_normal() / sqrtf((float)dim);
+    for (int i = 0; i < n; i++) {
+        float *x = v + (size_t)i * dim;
+        memcpy(x, mean, (size_t)dim * sizeof(float));
+        for (int j = 0; j < rank; j++) {
+            float z = rng_normal() / (1.0f + 0.2f * (float)j);
+            for (int d = 0; d < dim; d++)
+                x[d] += z * basis[(size_t)j * dim + d];
+        }
+        double s = 0;
+        for (int d = 0; d < dim; d++) {
+            x[d] += sigma * rng_normal() / sqrtf((float)dim);
+            s += (double)x[d] * x[d];
+        }
+        for (int d = 0; d < dim && unit; d++)
+            x[d] = (float)(x[d] / sqrt(s));
+    }
+    free(basis);
+    free(mean);
+    return v;
+}
+
+/* Rows in a 10-dim affine subspace of 200: with r >= 10 the projection
+ * loses nothing. The basis is orthonormal and spans the rows less their
+ * mean; with a full rescore the answers are brute force's (exclude, skip
+ * and the scratch layout on the reduced path); with rescore 32 they equal
+ * the full int8 index's on every query. */
+static void test_reduced_exact_low_rank(void **state)
+{
+    (void)state;
+    const int n = 600, dim = 200, rank = 10, k = 10;
+    struct error err = {0};
+    rng_state = 2024;
+    float *v = low_rank_rows(n, dim, rank, 0.0f, 0);
+    float *mean = calloc((size_t)dim, sizeof(float));
+    assert_non_null(mean);
+    for (int i = 0; i < n; i++)
+        for (int d = 0; d < dim; d++)
+            mean[d] += v[(size_t)i * dim + d] / n;
+    const int rs[] = {10, 16, 64};
+    for (size_t t = 0; t < sizeof(rs) / sizeof(rs[0]); t++) {
+        struct qindex qr, qf;
+        struct cand a[10], b[10], ref[10];
+        assert_int_equal(qindex_build_reduced(&qr, v, n, dim, rs[t], &err), 0);
+        assert_int_equal(qindex_build(&qf, v, n, dim, &err), 0);
+        assert_non_null(qr.basis);
+        assert_int_equal(qr.r, rs[t]);
+        assert_int_equal(qr.stride % 32, 0);
+        for (int i = 0; i < rs[t]; i++) /* orthonormal rows */
+            for (int j = 0; j < rs[t]; j++) {
+                double s = 0;
+                for (int d = 0; d < dim; d++)
+                    s += (double)qr.basis[(size_t)i * dim + d] * qr.basis[(size_t)j * dim + d];
+                assert_float_equal(s, i == j, 1e-5);
+            }
+        for (int i = 0; i < n; i += 37) { /* x - mean = B^T B (x - mean) */
+            double res = 0, nrm = 0;
+            for (int d = 0; d < dim; d++) {
+                double y = 0;
+                for (int j = 0; j < rs[t]; j++) {
+                    double p = 0;
+                    for (int e = 0; e < dim; e++)
+                        p += (double)qr.basis[(size_t)j * dim + e] *
+                             (v[(size_t)i * dim + e] - mean[e]);
+                    y += p * qr.basis[(size_t)j * dim + d];
+                }
+                double x = v[(size_t)i * dim + d] - mean[d];
+                res += (x - y) * (x - y);
+                nrm += x * x;
+            }
+            assert_true(res <= 1e-8 * nrm);
+        }
+        void *sr = scratch_for(&qr), *sf = scratch_for(&qf);
+        uint8_t *ex = calloc((size_t)n, 1);
+        assert_non_null(ex);
+        for (int i = 0; i < n; i += 13)
+            ex[i] = 1;
+        for (int qi = 0; qi < n; qi++) {
+            const float *q = v + (size_t)qi * dim;
+            int m = brute_topk(ref, v, n, dim, q, ex, qi, k);
+            int got = qindex_topk(&qr, q, ex, qi, k, n, a, sr);
+            assert_int_equal(got, m);
+            for (int i = 0; i < got; i++) {
+                assert_int_equal(a[i].movie, ref[i].movie);
+                assert_float_equal(a[i].score, ref[i].score, 1e-5);
+            }
+            got = qindex_topk(&qr, q, NULL, qi, k, 32, a, sr);
+            int gf = qindex_topk(&qf, q, NULL, qi, k, 32, b, sf);
+            assert_int_equal(got, gf);
+            for (int i = 0; i < got; i++) {
+                assert_int_equal(a[i].movie, b[i].movie);
+                assert_true(a[i].score == b[i].score); /* the same exact rescore */
+            }
+        }
+        free(ex);
+        free(sr);
+        free(sf);
+        qindex_free(&qr);
+        qindex_free(&qf);
+    }
+    free(mean);
+    free(v);
+}
+
+/* r >= dim, one row, or no rows: a full index; r < 1: refused */
+static void test_reduced_fallbacks(void **state)
+{
+    (void)state;
+    struct qindex qx;
+    struct error err = {0};
+    struct cand out[6];
+    const int want[6] = {1, 4, 3, 5, 0, 2};
+    assert_int_equal(qindex_build_reduced(&qx, tiny, 6, 3, 3, &err), 0);
+    assert_null(qx.basis);
+    assert_int_equal(qx.r, 3);
+    void *scratch = scratch_for(&qx);
+    assert_int_equal(qindex_topk(&qx, e0, NULL, -1, 6, 0, out, scratch), 6);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(out[i].movie, want[i]);
+    free(scratch);
+    qindex_free(&qx);
+    assert_int_equal(qindex_build_reduced(&qx, tiny, 1, 3, 2, &err), 0);
+    assert_null(qx.basis);
+    qindex_free(&qx);
+    assert_int_equal(qindex_build_reduced(&qx, NULL, 0, 200, 64, &err), 0);
+    assert_null(qx.basis);
+    scratch = scratch_for(&qx);
+    assert_int_equal(qindex_topk(&qx, e0, NULL, -1, 4, 32, out, scratch), 0);
+    free(scratch);
+    qindex_free(&qx);
+    assert_int_equal(qindex_build_reduced(&qx, tiny, 6, 3, 0, &err), ERR_USAGE);
+    assert_int_equal(qindex_build_reduced(&qx, tiny, 6, 0, 2, &err), ERR_USAGE);
+    /* rank 2 of 3 on the tiny rows: still exact with a full rescore */
+    assert_int_equal(qindex_build_reduced(&qx, tiny, 6, 3, 2, &err), 0);
+    assert_non_null(qx.basis);
+    scratch = scratch_for(&qx);
+    assert_int_equal(qindex_topk(&qx, e0, NULL, -1, 6, 6, out, scratch), 6);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(out[i].movie, want[i]);
+    free(scratch);
+    qindex_free(&qx);
+}
+
+/* rank-24 unit rows plus noise (about 10% of the variance outside the
+ * signal): r = 32 with rescore 32 keeps nearly all of the exact top-10 */
+static void test_reduced_quality(void **state)
+{
+    (void)state;
+    const int n = 5000, dim = 200, k = 10, nq = 500;
+    struct qindex qx;
+    struct error err = {0};
+    struct cand out[10], ref[10];
+    long overlap = 0, overlap0 = 0;
+    rng_state = 99;
+    float *v = low_rank_rows(n, dim, 24, 0.8f, 1);
+    assert_int_equal(qindex_build_reduced(&qx, v, n, dim, 32, &err), 0);
+    void *scratch = scratch_for(&qx);
+    for (int qi = 0; qi < nq; qi++) {
+        int row = (int)(rng_u32() % (uint32_t)n);
+        const float *q = v + (size_t)row * dim;
+        int m = brute_topk(ref, v, n, dim, q, NULL, row, k);
+        int got = qindex_topk(&qx, q, NULL, row, k, 32, out, scratch);
+        assert_int_equal(got, k);
+        assert_int_equal(m, k);
+        for (int i = 0; i < k; i++) {
+            if (i)
+                assert_false(cand_better(&out[i], &out[i - 1]));
+            for (int j = 0; j < k; j++)
+                overlap += out[i].movie == ref[j].movie;
+        }
+        got = qindex_topk(&qx, q, NULL, row, k, 0, out, scratch);
+        for (int i = 0; i < got; i++)
+            for (int j = 0; j < k; j++)
+                overlap0 += out[i].movie == ref[j].movie;
+    }
+    double rec = (double)overlap / (nq * k), rec0 = (double)overlap0 / (nq * k);
+    print_message("qindex r=32: top-%d recall %.5f with rescore 32, %.5f without\n", k, rec, rec0);
+    assert_true(rec >= 0.99);
+    free(scratch);
+    qindex_free(&qx);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +610,8 @@ int main(void)
         cmocka_unit_test(test_k_beyond_n),       cmocka_unit_test(test_no_rows),
         cmocka_unit_test(test_zero_vectors),     cmocka_unit_test(test_odd_dims),
         cmocka_unit_test(test_random_agreement), cmocka_unit_test(test_kernel_matches_ref),
+        cmocka_unit_test(test_eig_known),        cmocka_unit_test(test_reduced_exact_low_rank),
+        cmocka_unit_test(test_reduced_fallbacks), cmocka_unit_test(test_reduced_quality),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
