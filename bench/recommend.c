@@ -7,10 +7,11 @@
  *
  * HOME holds a store. Without --synthetic it needs trained models
  * (engine_load: models/watch and models/recall). With --synthetic the
- * models are built here: the watch model with random weights (its cost
- * does not depend on its values) and the recall channels trained on the
- * store (ALS with --als-iterations, default 15), for stores too large to
- * train a deep model on in a benchmark's time. Prints a table row per
+ * watch model is built here with random weights (its cost does not depend
+ * on its values), for stores too large to train a deep model on in a
+ * benchmark's time, and the recall channels are loaded from
+ * HOME/models/recall when `train --label recall` saved them there, else
+ * trained here (ALS with --als-iterations, default 15). Prints a table row per
  * measurement: median, p90, p99, mean in ms.
  */
 #include <math.h>
@@ -89,6 +90,7 @@ int main(int argc, char **argv)
     if (!home || queries < 10)
         return fprintf(stderr, "usage: recommend HOME [-q N] [--synthetic]\n"), 2;
     nn_blas_threads(1);
+    setvbuf(stdout, NULL, _IOLBF, 0);
     snprintf(path, sizeof(path), "%s/movierec.db", home);
     if (store_open(&s, path, &err))
         die("store", &err);
@@ -107,10 +109,18 @@ int main(int argc, char **argv)
         recall_bundle_opts_default(&bo);
         bo.als.iterations = als_iter;
         t0 = now();
-        if (recall_bundle_build(&b, &d, NULL, &bo, &err))
-            die("recall channels", &err);
-        printf("recall channels trained in %.1f s (ALS %d iterations, 2 threads)\n", now() - t0,
-               als_iter);
+        snprintf(path, sizeof(path), "%s/models/recall", home);
+        if (recall_bundle_load(path, 0, &d.vocab, &b, NULL, &err) == 0) {
+            printf("recall channels loaded from %s in %.1f s\n", path, now() - t0);
+        } else {
+            printf("no recall models to load (%s): training them\n", err.msg);
+            fflush(stdout);
+            error_clear(&err);
+            if (recall_bundle_build(&b, &d, NULL, &bo, &err))
+                die("recall channels", &err);
+            printf("recall channels trained in %.1f s (ALS %d iterations, 2 threads)\n",
+                   now() - t0, als_iter);
+        }
         if (feat_load_movies(s, &d.vocab, &ids, &mf, &nm, &err))
             die("movies", &err);
         t0 = now();
@@ -138,6 +148,7 @@ int main(int argc, char **argv)
         float *score = malloc(((size_t)d.nmovies + 1) * sizeof(float));
         int64_t *tm = malloc(((size_t)d.nmovies + 1) * sizeof(int64_t));
         int64_t cands = 0, rated = 0;
+        double stage[REC_NSTAGES] = {0};
         uint64_t rng = seed * 0x9E3779B97F4A7C15ull + 1;
         if (!ms || !movie || !score || !tm)
             return fprintf(stderr, "out of memory\n"), 1;
@@ -169,6 +180,8 @@ int main(int argc, char **argv)
                 ms[q] = (now() - t0) * 1e3;
                 cands += ws.ncand;
                 rated += n;
+                for (int k = 0; k < REC_NSTAGES; k++)
+                    stage[k] += ws.stage_ms[k];
             }
         }
         printf("\n%-34s %8s %8s %8s %8s\n", "ms per call, one thread", "median", "p90", "p99",
@@ -176,6 +189,10 @@ int main(int argc, char **argv)
         report("recommend (top 10 of all channels)", ms, queries);
         printf("  mean candidates ranked %.0f, mean ratings per user %.0f\n",
                (double)cands / queries, (double)rated / queries);
+        printf("  mean ms per stage:");
+        for (int k = 0; k < REC_NSTAGES; k++)
+            printf(" %s %.3f", rec_stage_name((enum rec_stage)k), stage[k] / queries);
+        printf("\n");
         for (int q = -queries / 10; q < queries; q++) {
             int row = 1 + (int)(nn_rng_next(&rng) % (uint64_t)(r->n - 1));
             if (r->gone[row]) {

@@ -294,14 +294,13 @@ static void fc_relu(float *out, const float *in, const float *w, const float *b,
     relu_forward(out, out, (size_t)B * OUT);
 }
 
-const float *model_forward(const struct model *m, struct model_acts *a, const struct batch *bt,
-                           int training, uint64_t *rng)
+/* The user tower of every sample: x[A_UVEC] (B, tower). */
+static void user_tower(const struct model *m, struct model_acts *a, const struct batch *bt)
 {
     const struct model_config *c = &m->cfg;
-    const int B = bt->B, A = c->attr_fc, T = c->tower, F = c->conv_filters, L = FEAT_TITLE_LEN;
+    const int B = bt->B, A = c->attr_fc, T = c->tower;
     float **x = a->x;
 
-    /* user tower */
     embedding_forward(x[A_E_UID], bt->user, model_p(m, P_UID_EMB), B, c->user_emb);
     embedding_forward(x[A_E_GEN], bt->gender, model_p(m, P_GEN_EMB), B, c->gender_emb);
     embedding_forward(x[A_E_AGE], bt->age, model_p(m, P_AGE_EMB), B, c->age_emb);
@@ -321,6 +320,22 @@ const float *model_forward(const struct model *m, struct model_acts *a, const st
     }
     matmul_forward(x[A_UVEC], x[A_UCAT], model_p(m, P_UFC_W), model_p(m, P_UFC_B), B, 4 * A, T);
     tanh_forward(x[A_UVEC], x[A_UVEC], (size_t)B * T);
+}
+
+const float *model_user_tower(const struct model *m, struct model_acts *a, const struct batch *bt)
+{
+    user_tower(m, a, bt);
+    return a->x[A_UVEC];
+}
+
+const float *model_forward(const struct model *m, struct model_acts *a, const struct batch *bt,
+                           int training, uint64_t *rng)
+{
+    const struct model_config *c = &m->cfg;
+    const int B = bt->B, A = c->attr_fc, T = c->tower, F = c->conv_filters, L = FEAT_TITLE_LEN;
+    float **x = a->x;
+
+    user_tower(m, a, bt);
 
     /* movie tower */
     embedding_forward(x[A_E_MID], bt->movie, model_p(m, P_MID_EMB), B, c->movie_emb);

@@ -100,6 +100,10 @@ float model_backward(const struct model *m, struct model_acts *a, const struct b
  * three times that (the backward computes two products per forward one). */
 double model_forward_flops(const struct model_config *c);
 
+/* The user tower alone (the movie inputs of bt are not read): (B, tower)
+ * user vectors inside a. Serving computes the movie side once per load. */
+const float *model_user_tower(const struct model *m, struct model_acts *a, const struct batch *bt);
+
 /* The towers alone, for serving: user (B, tower) and movie (B, tower)
  * vectors of the last forward. */
 const float *model_user_vectors(const struct model_acts *a);

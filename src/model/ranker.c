@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define RANKER_BATCH 1024
+#define RANKER_AHEAD 4 /* candidates prefetched ahead */
 
 int ranker_init(struct ranker *r, const struct model *m, const struct movie_feat *mf, int n,
                 struct error *err)
@@ -114,8 +115,7 @@ void ranker_user(const struct ranker *r, struct ranker_ws *ws, const struct user
     none.genres[0] = 0;
     ws->b.B = 1;
     batch_set(&ws->b, 0, u, &none, 0);
-    model_forward(r->m, ws->acts, &ws->b, 0, NULL);
-    memcpy(ws->uvec, model_user_vectors(ws->acts), (size_t)T * sizeof(float));
+    memcpy(ws->uvec, model_user_tower(r->m, ws->acts, &ws->b), (size_t)T * sizeof(float));
     /* uhalf (H1,) = W1[:, 0:T] (H1, T; stride 2T) . uvec (T,) */
     nn_sgemv(ws->uhalf, model_p(r->m, P_H1_W), ws->uvec, r->h1, T, 2 * T);
 }
@@ -137,9 +137,15 @@ void ranker_logits(const struct ranker *r, struct ranker_ws *ws, const int *rows
 
     for (int c0 = 0; c0 < n; c0 += ws->cap) {
         int C = n - c0 < ws->cap ? n - c0 : ws->cap;
-        /* x1 (C, H1) = relu(uhalf + mhalf[rows]) */
+        /* x1 (C, H1) = relu(uhalf + mhalf[rows]); the rows are scattered
+         * over the table (63 MB at 62k movies): fetch a few ahead */
         for (int i = 0; i < C; i++) {
             const float *mh = r->mhalf + (size_t)rows[c0 + i] * H1;
+            if (i + RANKER_AHEAD < C) {
+                const char *nx = (const char *)(r->mhalf + (size_t)rows[c0 + i + RANKER_AHEAD] * H1);
+                for (size_t b = 0; b < (size_t)H1 * sizeof(float); b += 64)
+                    __builtin_prefetch(nx + b);
+            }
             float *x = ws->x1 + (size_t)i * H1;
             for (int j = 0; j < H1; j++) {
                 float v = ws->uhalf[j] + mh[j];

@@ -362,7 +362,7 @@ static int load_tables(struct loader *l, const struct vocab *v, struct recall_bu
     if (!all_finite(blend, 4 * BLEND_NFEAT) || (blend[3 * BLEND_NFEAT] != 0 &&
                                                  blend[3 * BLEND_NFEAT] != 1))
         BROKEN("its ranker blend is not valid");
-    for (int k = 0; k < BLEND_NFEAT; k++)
+    for (int k = 0; k < BLEND_NFEAT && blend[3 * BLEND_NFEAT] != 0; k++)
         if (!(blend[BLEND_NFEAT + k] > 0))
             BROKEN("its ranker blend has a scale of %g", blend[BLEND_NFEAT + k]);
 #undef BROKEN

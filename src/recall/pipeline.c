@@ -8,9 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../util/banned.h"
 
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+#define REC_SCAN_RANK 32 /* principal directions of the recall scans */
 #define MARK_OUT 1  /* rated by the user, or never recommended */
 #define MARK_CAND 2 /* already a candidate */
 #define FOLD_MAX 1000 /* latest ratings used for the ALS fold-in */
@@ -21,6 +30,13 @@ static const char *const channel_names[REC_NCHANNELS] = {"itemcf", "embed", "als
 const char *rec_channel_name(enum rec_channel c)
 {
     return c >= 0 && c < REC_NCHANNELS ? channel_names[c] : "?";
+}
+
+const char *rec_stage_name(enum rec_stage s)
+{
+    static const char *const names[REC_NSTAGES] = {"user", "itemcf", "embed", "als", "cold",
+                                                    "user-tower", "deep", "blend", "list"};
+    return s >= 0 && s < REC_NSTAGES ? names[s] : "?";
 }
 
 void rec_opts_default(struct rec_opts *o)
@@ -52,9 +68,9 @@ static int genre_tops(struct recommender *r)
     }
     for (int g = 0; g < r->ngenres; g++) {
         int nh = 0, *top = r->genre_top + (size_t)g * r->genre_k;
-        for (int m = 1; m < r->nvocab && g > 0; m++) {
+        for (int m = 1; m < r->nvocab; m++) {
             const int *gs = r->mf[m].genres;
-            int has = 0;
+            int has = g == 0; /* list 0: every genre, the most popular overall */
             if (r->gone[m] || m >= p->nmovies || p->count[m] == 0)
                 continue;
             for (int k = 0; k < FEAT_MAX_GENRES && gs[k] >= 0 && !has; k++)
@@ -116,7 +132,12 @@ int recommender_init(struct recommender *r, const struct model *m, const struct 
         goto fail;
     if ((rc = embed_build(&r->emb, m, r->mf, r->n, err)))
         goto fail;
-    if ((rc = qindex_build(&r->alsx, b->als.item, b->als.nmovies, b->als.f, err)))
+    /* the recall scans: 32 principal directions in int8, a quarter of the
+     * bytes of full float rows' int8 copy, for candidates the ranker
+     * scores again anyway (docs/PERFORMANCE.md) */
+    if ((rc = qindex_build_reduced(&r->alsx, b->als.item, b->als.nmovies, b->als.f,
+                                   REC_SCAN_RANK, err)) ||
+        (rc = qindex_build_reduced(&r->embx, r->emb.vec, r->n, r->emb.dim, REC_SCAN_RANK, err)))
         goto fail;
     r->gram = malloc((size_t)b->als.f * b->als.f * sizeof(float));
     if (!r->gram)
@@ -142,6 +163,7 @@ void recommender_free(struct recommender *r)
     ranker_free(&r->rk);
     embed_free(&r->emb);
     qindex_free(&r->alsx);
+    qindex_free(&r->embx);
     free(r->gram);
     free(r->genre_top);
     memset(r, 0, sizeof(*r));
@@ -185,6 +207,9 @@ int rec_ws_alloc(struct rec_ws *ws, const struct recommender *r, const struct re
                  struct error *err)
 {
     size_t qs = qindex_scratch_size(&r->emb.qx), qa = qindex_scratch_size(&r->alsx);
+    size_t qe = qindex_scratch_size(&r->embx);
+    if (qe > qs)
+        qs = qe;
     int f = r->b->als.f, cap = 0;
 
     memset(ws, 0, sizeof(*ws));
@@ -364,7 +389,8 @@ static void ch_embed(const struct recommender *r, struct rec_ws *ws, int quota)
     int got;
     if (ws->nliked == 0)
         return;
-    got = qindex_topk(&r->emb.qx, ws->profile, ws->mark, -1, quota, 32, ws->tmp, ws->qscratch);
+    got = qindex_topk(&r->embx, ws->profile, ws->mark, -1, quota, ws->rescore, ws->tmp,
+                      ws->qscratch);
     for (int i = 0; i < got; i++)
         add_cand(ws, ws->tmp[i].movie, ws->tmp[i].score, REC_EMBED, REASON_CONTENT, -1, -1);
 }
@@ -413,7 +439,8 @@ static void ch_als(const struct recommender *r, struct rec_ws *ws, int quota)
         nz |= ws->ufac[d] != 0.0f;
     if (!nz)
         return;
-    got = qindex_topk(&r->alsx, ws->ufac, ws->mark, 0, quota, 32, ws->tmp, ws->qscratch);
+    got = qindex_topk(&r->alsx, ws->ufac, ws->mark, 0, quota, ws->rescore, ws->tmp,
+                      ws->qscratch);
     for (int i = 0; i < got; i++)
         add_cand(ws, ws->tmp[i].movie, ws->tmp[i].score, REC_ALS, REASON_TASTE, -1, -1);
 }
@@ -479,11 +506,11 @@ static void ch_cold(const struct recommender *r, const struct rec_opts *o,
         if (grp[k] > 0 && grp[k] < r->n && !r->gone[grp[k]])
             add_cand(ws, grp[k], (float)(quota - (ws->ncand - start)), REC_COLD, REASON_GROUP,
                      -1, -1);
-    if (ws->ncand - start < quota) {
-        int got = popularity_top(&r->b->pop, ws->tmp, quota, ws->mark);
-        for (int i = 0; i < got && ws->ncand - start < quota; i++)
-            add_cand(ws, ws->tmp[i].movie, (float)(quota - (ws->ncand - start)), REC_COLD,
-                     REASON_POPULAR, -1, -1);
+    for (int k = 0; k < r->genre_k && ws->ncand - start < quota; k++) {
+        int row = r->genre_top[k]; /* list 0: overall */
+        if (row < 0)
+            break;
+        add_cand(ws, row, (float)(quota - (ws->ncand - start)), REC_COLD, REASON_POPULAR, -1, -1);
     }
 }
 
@@ -522,6 +549,20 @@ static void scatter_itemcf(const struct recommender *r, struct rec_ws *ws, int a
         int nn = itemcf_neighbours(&r->b->cf, ws->liked[l], &ids, &sims);
         for (int t = 0; t < nn; t++)
             ws->acc[ids[t]] = add ? ws->acc[ids[t]] + ws->liked_w[l] * sims[t] : 0.0f;
+    }
+}
+
+/* Asks for movie m's rows (tower vector, ALS factor) before they are read:
+ * at 62k movies they are scattered over ~60 MB. */
+static void prefetch_movie(const struct recommender *r, int m)
+{
+    const char *v = (const char *)(r->emb.vec + (size_t)m * r->emb.dim);
+    for (size_t b = 0; b < (size_t)r->emb.dim * sizeof(float); b += 64)
+        __builtin_prefetch(v + b);
+    if (m < r->b->als.nmovies) {
+        const char *a = (const char *)(r->b->als.item + (size_t)m * r->b->als.f);
+        for (size_t b = 0; b < (size_t)r->b->als.f * sizeof(float); b += 64)
+            __builtin_prefetch(a + b);
     }
 }
 
@@ -568,8 +609,11 @@ static void features(const struct recommender *r, struct rec_ws *ws)
         ws->zsd[k] = 1;
     }
     scatter_itemcf(r, ws, 1);
-    for (int i = 0; i < C; i++)
+    for (int i = 0; i < C; i++) {
+        if (i + 4 < C)
+            prefetch_movie(r, ws->cand[i + 4].movie);
         row_features(r, ws, ws->cand[i].movie, ws->prob[i], ws->feat + (size_t)i * NF);
+    }
     scatter_itemcf(r, ws, 0);
     for (int k = 0; k < REC_NZ; k++) {
         double mu = 0, sd = 0;
@@ -606,11 +650,16 @@ static void rank(const struct recommender *r, const struct rec_opts *o, const st
 {
     const struct rec_blend *bl = o->blend ? o->blend : &r->b->blend;
 
+    double t0 = now_ms(), t1, t2;
     ranker_user(&r->rk, &ws->rw, &u->feat);
+    t1 = now_ms();
     for (int i = 0; i < ws->ncand; i++)
         ws->rows[i] = ws->cand[i].movie;
     ranker_logits(&r->rk, &ws->rw, ws->rows, ws->ncand, ws->prob); /* logits for now */
+    t2 = now_ms();
     features(r, ws);
+    ws->stage_ms[REC_STAGE_UTOWER] = t1 - t0;
+    ws->stage_ms[REC_STAGE_DEEP] = t2 - t1;
     for (int i = 0; i < ws->ncand; i++) {
         const float *x = ws->feat + (size_t)i * BLEND_NFEAT;
         ws->cand[i].rank = blend_score(bl, x);
@@ -702,9 +751,14 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
                           struct error *err)
 {
     int rc = 0, got;
+    double t = now_ms(), t1;
 
     ws->ncand = 0;
     ws->ranked = 0;
+    /* a channel alone (evaluation) returns its exact order; in the
+     * pipeline the ranker scores every candidate again anyway */
+    ws->rescore = o->only >= 0 ? 32 : -1;
+    memset(ws->stage_ms, 0, sizeof(ws->stage_ms));
     if (n <= 0)
         return 0;
     mark_rated(r, u, ws);
@@ -712,6 +766,9 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
     make_profile(r, ws);
     if (u->n == 0 || user_factor(r, u, ws))
         memset(ws->ufac, 0, (size_t)r->b->als.f * sizeof(*ws->ufac));
+    t1 = now_ms();
+    ws->stage_ms[REC_STAGE_USER] = t1 - t;
+    t = t1;
     for (int c = 0; c < REC_NCHANNELS && !rc; c++) {
         int q = o->quota[c];
         if ((o->only >= 0 && o->only != c) || q <= 0)
@@ -724,6 +781,9 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
         case REC_ALS: ch_als(r, ws, q); break;
         case REC_COLD: ch_cold(r, o, u, ws, q); break;
         }
+        t1 = now_ms();
+        ws->stage_ms[REC_STAGE_ITEMCF + c] = t1 - t;
+        t = t1;
     }
     if (rc) {
         unmark(r, u, ws);
@@ -731,6 +791,10 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
     }
     if (o->only < 0)
         rank(r, o, u, ws);
+    t1 = now_ms();
+    ws->stage_ms[REC_STAGE_RANK] =
+        t1 - t - ws->stage_ms[REC_STAGE_UTOWER] - ws->stage_ms[REC_STAGE_DEEP];
+    t = t1;
     qsort(ws->cand, (size_t)ws->ncand, sizeof(*ws->cand), cmp_item);
     got = take_capped(r, ws, o->only < 0 ? o->genre_cap : 0, out, n);
     for (int i = 0; i < got; i++) {
@@ -741,6 +805,7 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
                 out[i].because_liked = ws->liked_score[l] >= o->like_min;
     }
     unmark(r, u, ws);
+    ws->stage_ms[REC_STAGE_LIST] = now_ms() - t;
     return got;
 }
 

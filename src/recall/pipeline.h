@@ -32,6 +32,21 @@
 
 enum rec_channel { REC_ITEMCF, REC_EMBED, REC_ALS, REC_COLD, REC_NCHANNELS };
 
+/* Where a recommendation's time goes (rec_ws.stage_ms): the user's state
+ * (recent movies, content profile, ALS fold-in), each channel, the user
+ * tower, the deep model over the candidates, the blend's features, and
+ * the list (sort, genre cap, reasons). */
+enum rec_stage {
+    REC_STAGE_USER,
+    REC_STAGE_ITEMCF, /* + enum rec_channel */
+    REC_STAGE_UTOWER = REC_STAGE_ITEMCF + REC_NCHANNELS,
+    REC_STAGE_DEEP,
+    REC_STAGE_RANK, /* the blend: features and scores */
+    REC_STAGE_LIST,
+    REC_NSTAGES
+};
+const char *rec_stage_name(enum rec_stage s);
+
 enum rec_reason {
     REASON_LIKED,   /* item-CF: "because you liked (watched) <because>" */
     REASON_CONTENT, /* embedding: "like <because>, which you liked (watched)" */
@@ -96,11 +111,13 @@ struct recommender {
     uint8_t *gone;         /* (n,) 1: never recommend */
     struct ranker rk;
     struct embed_index emb; /* unit movie vectors (n) */
-    struct qindex alsx;     /* over the bundle's item factors (nvocab) */
+    struct qindex alsx;     /* over the bundle's item factors (nvocab), for ALS recall */
+    struct qindex embx;     /* over emb's vectors, for content recall */
     float *gram;            /* (F, F) Y^T Y of the item factors */
     int ngenres;            /* vocab genres + 1 */
     int genre_k;
-    int *genre_top;         /* (ngenres, genre_k) rows by popularity, -1 padding */
+    int *genre_top;         /* (ngenres, genre_k) rows by popularity, -1 padding;
+                             * list 0 (the unknown genre's) is every genre's */
 };
 
 /* Builds the tables for the store's movies ids (n,) with features mf (n,)
@@ -129,6 +146,8 @@ struct rec_ws {
     float *acc;           /* (n,) zero between requests: item-CF sums */
     float zmu[REC_NZ], zsd[REC_NZ]; /* the candidates' feature mean and spread */
     int ranked;           /* the last recommend ranked: user state is set */
+    int rescore;          /* qindex_topk's rescore for the channels */
+    double stage_ms[REC_NSTAGES]; /* the last recommend's time per stage */
     struct cand *tmp;     /* (max candidates,) */
     int *liked;           /* (recent,) rows, latest first */
     float *liked_w;       /* (recent,) their weights */

@@ -334,7 +334,9 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
         score_list(&j->s[PE_POPULAR], t->list, got, held_row, r, j->covered);
         sampled_dense(&j->s[PE_POPULAR], t->dense, held_row, t->neg, nneg);
     }
-    /* each channel alone */
+    /* each channel alone: cold start as the pipeline runs it; item-CF,
+     * content and ALS by their exact scores over every movie (the
+     * pipeline's own scans are int8 approximations of these) */
     static const enum pe_method pm[REC_NCHANNELS] = {PE_ITEMCF, PE_EMBED, PE_ALS, PE_COLD};
     for (int c = 0; c < REC_NCHANNELS; c++) {
         enum pe_method me = pm[c];
@@ -342,17 +344,23 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
         got = recommender_recommend(r, &t->ws, &ro, &ru, t->list, TOPN, &j->err);
         if (got < 0)
             return -got;
-        score_list(&j->s[me], t->list, got, held_row, r, j->covered + (size_t)me * n);
-        /* the channel's score for every movie */
+        if (c == REC_COLD) {
+            score_list(&j->s[me], t->list, got, held_row, r, j->covered + (size_t)me * n);
+            cand_dense(t->dense, n, &t->ws);
+            sampled_dense(&j->s[me], t->dense, held_row, t->neg, nneg);
+            continue;
+        }
+        /* the user state (recent movies, profile, factor) the call set */
         if (c == REC_ITEMCF) {
             for (int i = 0; i < n; i++)
-                t->dense[i] = 0;
+                t->dense[i] = -INFINITY;
             for (int l = 0; l < t->ws.nliked; l++) {
                 const int *ids;
                 const float *sims;
                 int nn = itemcf_neighbours(&r->b->cf, t->ws.liked[l], &ids, &sims);
                 for (int w = 0; w < nn; w++)
-                    t->dense[ids[w]] += sims[w];
+                    t->dense[ids[w]] = (t->dense[ids[w]] == -INFINITY ? 0 : t->dense[ids[w]]) +
+                                       t->ws.liked_w[l] * sims[w];
             }
         } else if (c == REC_EMBED) {
             for (int i = 0; i < n; i++) {
@@ -360,9 +368,9 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
                 float sdot = 0;
                 for (int w = 0; w < r->emb.dim; w++)
                     sdot += x[w] * t->ws.profile[w];
-                t->dense[i] = t->ws.nliked ? sdot : 0;
+                t->dense[i] = t->ws.nliked ? sdot : -INFINITY;
             }
-        } else if (c == REC_ALS) {
+        } else {
             const struct als *a = &r->b->als;
             for (int i = 0; i < n; i++) {
                 const float *y = a->item + (size_t)i * a->f;
@@ -371,9 +379,16 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
                     sdot += y[w] * t->ws.ufac[w];
                 t->dense[i] = sdot;
             }
-        } else {
-            cand_dense(t->dense, n, &t->ws);
         }
+        for (int i = 0; i < n; i++)
+            if (r->gone[i])
+                t->dense[i] = -INFINITY;
+        got = recall_topk(t->top, TOPN, t->dense, n, t->rated);
+        while (got > 0 && t->top[got - 1].score == -INFINITY)
+            got--;
+        for (int i = 0; i < got; i++)
+            t->list[i] = (struct rec_item){.movie = t->top[i].movie, .score = t->top[i].score};
+        score_list(&j->s[me], t->list, got, held_row, r, j->covered + (size_t)me * n);
         sampled_dense(&j->s[me], t->dense, held_row, t->neg, nneg);
     }
     /* the deep model over the whole catalogue */

@@ -457,6 +457,8 @@ int qindex_topk(const struct qindex *qx, const float *query, const uint8_t *excl
     struct scratch s;
     int got = 0, cap;
 
+    int exact = rescore >= 0;
+
     if (k < 1 || qx->n < 1)
         return 0;
     if (rescore < 0)
@@ -484,8 +486,9 @@ int qindex_topk(const struct qindex *qx, const float *query, const uint8_t *excl
         scan_push(s.heap, &got, cap, s.dots, qx->scale, exclude, skip, r0, nb);
     }
 
-    /* 3. exact scores for the survivors, best k of them in order */
-    for (int i = 0; i < got; i++)
+    /* 3. exact scores for the survivors, best k of them in order (or the
+     * approximate order as it is: rescore < 0) */
+    for (int i = 0; i < got && exact; i++)
         s.heap[i].score = dot_f32(qx->vec + (size_t)s.heap[i].movie * qx->dim, query, qx->dim);
     recall_heap_sort(s.heap, got);
     if (got > k)

@@ -73,9 +73,12 @@ size_t qindex_scratch_size(const struct qindex *qx);
 /* The k rows with the largest dot product with query (dim,), best first
  * (ties: lower row), skipping exclude[r] != 0 (exclude (n,) or NULL) and
  * row `skip` (-1: none). rescore: extra approximate rows rescored exactly
- * (e.g. 32). Writes out (k,) with movie = row, score = exact dot,
- * because = -1; returns how many. scratch: qindex_scratch_size() bytes,
- * 64-byte aligned. */
+ * (e.g. 32); -1: no exact pass at all, the k best by the int8 scan in its
+ * order with its approximate scores (comparable within one query only:
+ * for recall, where a later stage scores the movies again). Writes out
+ * (k,) with movie = row, score = exact dot (or approximate), because = -1;
+ * returns how many. scratch: qindex_scratch_size() bytes, 64-byte
+ * aligned. */
 int qindex_topk(const struct qindex *qx, const float *query, const uint8_t *exclude, int skip,
                 int k, int rescore, struct cand *out, void *scratch);
 

@@ -471,6 +471,19 @@ static void test_bundle_roundtrip(void **state)
     recall_bundle_free(&back);
     assert_null(back.group_top);
 
+    /* a blend not fitted yet (train without a watch model) saves and loads */
+    memset(&w.b.blend, 0, sizeof(w.b.blend));
+    assert_int_equal(recall_bundle_save(bdir, &w.b, &w.v, NULL, &version, NULL, 0, &err), 0);
+    assert_int_equal(recall_bundle_load(bdir, version, &w.v, &back, &loaded, &err), 0);
+    assert_false(back.blend.fitted);
+    assert_same(&w.b, &back);
+    recall_bundle_free(&back);
+    {
+        char rm[4400];
+        snprintf(rm, sizeof(rm), "%s/%d", bdir, version); /* keep version numbering as before */
+        tu_rmtree(rm);
+    }
+
     /* a bundle that does not fit the vocabulary is refused, nothing left behind */
     w.v.nmovies--;
     assert_int_equal(recall_bundle_save(bdir, &w.b, &w.v, NULL, &version, NULL, 0, &err),
