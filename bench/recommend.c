@@ -121,6 +121,17 @@ int main(int argc, char **argv)
             printf("recall channels trained in %.1f s (ALS %d iterations, 2 threads)\n",
                    now() - t0, als_iter);
         }
+        if (!b.pre.fitted) {
+            /* no watch model was there to fit the ranker: weights of the
+             * right shape for timing (their values do not change the cost) */
+            b.pre.fitted = b.blend.fitted = 1;
+            for (int k = 0; k < BLEND_NFEAT; k++) {
+                b.pre.scale[k] = b.blend.scale[k] = 1;
+                b.pre.w[k] = k == BLEND_DEEP || k == BLEND_ZDEEP ? 0.0f : 0.1f;
+                b.blend.w[k] = 0.1f;
+            }
+            printf("ranker weights: synthetic (for timing)\n");
+        }
         if (feat_load_movies(s, &d.vocab, &ids, &mf, &nm, &err))
             die("movies", &err);
         t0 = now();

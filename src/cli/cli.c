@@ -166,6 +166,12 @@ int cli_rec_option(int argc, char **argv, int *i, struct rec_opts *o, char *msg,
             return -1;
         }
         o->genre_cap = (int)n;
+    } else if (!strcmp(a, "--prerank")) {
+        if (cli_parse_count(v, &n) || n > 5000) {
+            snprintf(msg, cap, "--prerank takes a number from 0 (rank every candidate) to 5000");
+            return -1;
+        }
+        o->prerank = (int)n;
     } else if (!strcmp(a, "--recent")) {
         if (cli_parse_count(v, &n) || n < 1 || n > REC_MAX_RECENT) {
             snprintf(msg, cap, "--recent takes a number from 1 to %d", REC_MAX_RECENT);

@@ -45,7 +45,8 @@ int cli_is_help(const char *arg);
 int cli_parse_count(const char *s, int64_t *out);
 
 /* The recommendation options shared by recommend and evaluate
- * --pipeline: --genre-cap N, --recent N, --quota itemcf=N,embed=N,...
+ * --pipeline: --genre-cap N, --recent N, --prerank K,
+ * --quota itemcf=N,embed=N,...
  * Returns 1 when argv[*i] was one (and moves *i past its value), 0 when
  * not, -1 with msg set on a bad value. */
 struct rec_opts;

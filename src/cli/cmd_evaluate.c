@@ -54,6 +54,10 @@ static void print_blend(const struct pe_result *r)
         printf("blend fitted on half %d:", f + 1);
         for (int k = 0; k < BLEND_NFEAT; k++)
             printf(" %s %+.2f", names[k], (double)r->blend[f].w[k]);
+        printf("\npre-ranker fitted on half %d:", f + 1);
+        for (int k = 0; k < BLEND_NFEAT; k++)
+            if (k != BLEND_DEEP && k != BLEND_ZDEEP)
+                printf(" %s %+.2f", names[k], (double)r->pre[f].w[k]);
         printf("\n");
     }
 }

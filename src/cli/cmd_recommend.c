@@ -29,7 +29,9 @@ static void help(void)
            "  --genres LIST   interest tags, e.g. 'Sci-Fi,Thriller' (a new user's\n"
            "                  favourite genres)\n"
            "  --genre-cap N   movies of one genre per 10 (0 to 10)\n"
-           "  --recent N      latest liked movies that stand for the user (20)\n"
+           "  --recent N      latest movies that stand for the user (10)\n"
+           "  --prerank K     candidates the deep model ranks, the pre-ranker's best (200;\n"
+           "                  0: all)\n"
            "  --quota CH=N    candidates per channel: itemcf=200,embed=100,als=150,cold=50\n",
            usage);
 }

@@ -202,7 +202,7 @@ static int same_ids(const struct vocab *a, const struct vocab *b)
 /* The ranker's blend for the newest watch model: *fitted 0 (and a note)
  * when there is no watch model to fit it with. */
 static int fit_blend(struct cli *c, const struct dataset *d, const struct recall_bundle_opts *o,
-                     struct rec_blend *out, struct error *err)
+                     struct rec_blend *pre, struct rec_blend *out, struct error *err)
 {
     char dir[4200];
     struct model m;
@@ -213,6 +213,7 @@ static int fit_blend(struct cli *c, const struct dataset *d, const struct recall
     int version, rc;
 
     memset(out, 0, sizeof(*out));
+    memset(pre, 0, sizeof(*pre));
     snprintf(dir, sizeof(dir), "%s/models/watch", c->home);
     if (modelfile_latest(dir, err) <= 0) {
         fprintf(stderr, "note: no watch model yet, so the ranker's blend is not fitted; "
@@ -231,13 +232,14 @@ static int fit_blend(struct cli *c, const struct dataset *d, const struct recall
         use = &own;
     }
     rec_opts_default(&ro);
-    rc = pe_fit_blend_split(use, &m, &v, o, &ro, 5000, out, err);
+    rc = pe_fit_blend_split(use, &m, &v, o, &ro, 5000, pre, out, err);
     if (use == &own)
         dataset_free(&own);
     if (rc == ERR_NOTFOUND) { /* too little data to fit: rank by the deep model */
         fprintf(stderr, "note: %s; the deep model alone will rank\n", err->msg);
         error_clear(err);
         memset(out, 0, sizeof(*out));
+        memset(pre, 0, sizeof(*pre));
         rc = 0;
     }
 out:
@@ -262,12 +264,13 @@ static int train_recall(struct cli *c, const struct dataset *d, const char *data
     if (cli_tty())
         fprintf(stderr, "recall: item-CF, ALS (%d factors, %d iterations), popularity ...\n",
                 o.als.factors, o.als.iterations);
-    struct rec_blend blend;
-    if ((rc = fit_blend(c, d, &o, &blend, err)))
+    struct rec_blend blend, pre;
+    if ((rc = fit_blend(c, d, &o, &pre, &blend, err)))
         return rc;
     if ((rc = recall_bundle_build(&b, d, NULL, &o, err)))
         return rc;
     b.blend = blend;
+    b.pre = pre;
     snprintf(meta, sizeof(meta),
              "{\"label\": \"recall\", \"dataset\": \"%s\", \"ratings\": %lld, \"users\": %d, "
              "\"movies\": %d, \"als_factors\": %d, \"als_iterations\": %d, \"als_lambda\": %g, "

@@ -51,6 +51,44 @@ void recall_bundle_free(struct recall_bundle *b)
 /* ------------------------------------------------------------------ */
 /* saving                                                               */
 
+/* A blend as (4, BLEND_NFEAT): mean, scale, w, {fitted, bias, 0...}. */
+static void blend_pack(const struct rec_blend *bl, float *t)
+{
+    memset(t, 0, 4 * BLEND_NFEAT * sizeof(*t));
+    for (int k = 0; k < BLEND_NFEAT; k++) {
+        t[k] = bl->mean[k];
+        t[BLEND_NFEAT + k] = bl->scale[k];
+        t[2 * BLEND_NFEAT + k] = bl->w[k];
+    }
+    t[3 * BLEND_NFEAT] = (float)bl->fitted;
+    t[3 * BLEND_NFEAT + 1] = bl->bias;
+}
+
+static void blend_unpack(struct rec_blend *bl, const float *t)
+{
+    for (int k = 0; k < BLEND_NFEAT; k++) {
+        bl->mean[k] = t[k];
+        bl->scale[k] = t[BLEND_NFEAT + k];
+        bl->w[k] = t[2 * BLEND_NFEAT + k];
+    }
+    bl->fitted = t[3 * BLEND_NFEAT] != 0;
+    bl->bias = t[3 * BLEND_NFEAT + 1];
+}
+
+/* "" when t is a valid packed blend, else what is wrong. */
+static const char *blend_check(const float *t)
+{
+    for (int i = 0; i < 4 * BLEND_NFEAT; i++)
+        if (!isfinite(t[i]))
+            return "a number that is not finite";
+    if (t[3 * BLEND_NFEAT] != 0 && t[3 * BLEND_NFEAT] != 1)
+        return "a bad 'fitted' flag";
+    for (int k = 0; k < BLEND_NFEAT && t[3 * BLEND_NFEAT] != 0; k++)
+        if (!(t[BLEND_NFEAT + k] > 0))
+            return "a scale that is not positive";
+    return "";
+}
+
 static int write_text(const char *path, const char *text, struct error *err)
 {
     FILE *f = fopen(path, "wb");
@@ -142,14 +180,9 @@ int recall_bundle_save(const char *dir, const struct recall_bundle *b, const str
     /* the ALS options fold-in needs; the blend: mean, scale, w, {fitted, bias} */
     float aopts[4] = {b->als_opts.lambda, b->als_opts.alpha, (float)b->als_opts.use_score,
                       b->als_opts.min_score};
-    float blend[4 * BLEND_NFEAT] = {0};
-    for (int k = 0; k < BLEND_NFEAT; k++) {
-        blend[k] = b->blend.mean[k];
-        blend[BLEND_NFEAT + k] = b->blend.scale[k];
-        blend[2 * BLEND_NFEAT + k] = b->blend.w[k];
-    }
-    blend[3 * BLEND_NFEAT] = (float)b->blend.fitted;
-    blend[3 * BLEND_NFEAT + 1] = b->blend.bias;
+    float blend[4 * BLEND_NFEAT], preb[4 * BLEND_NFEAT];
+    blend_pack(&b->blend, blend);
+    blend_pack(&b->pre, preb);
 
     /* Row 0 (unknown) is skipped: every table starts at index 1. */
     const struct tensorfile_tensor t[] = {
@@ -167,6 +200,7 @@ int recall_bundle_save(const char *dir, const struct recall_bundle *b, const str
         {"group_top", TF_I32, 2, {G, K}, top},
         {"als.opts", TF_F32, 1, {4}, aopts},
         {"ranker.blend", TF_F32, 2, {4, BLEND_NFEAT}, blend},
+        {"ranker.pre", TF_F32, 2, {4, BLEND_NFEAT}, preb},
     };
     snprintf(gm, sizeof(gm), "%.9g", (double)b->pop.global_mean);
     snprintf(nr, sizeof(nr), "%lld", (long long)b->nratings);
@@ -309,7 +343,8 @@ static int load_tables(struct loader *l, const struct vocab *v, struct recall_bu
     int64_t AO[1] = {4}, BL[2] = {4, BLEND_NFEAT};
     const float *aopts = top ? need(l, "als.opts", TF_F32, 1, AO, &rc) : NULL;
     const float *blend = aopts ? need(l, "ranker.blend", TF_F32, 2, BL, &rc) : NULL;
-    if (!blend)
+    const float *preb = blend ? need(l, "ranker.pre", TF_F32, 2, BL, &rc) : NULL;
+    if (!preb)
         return rc;
     if (UF[1] != MF[1])
         return error_set(l->err, ERR_FORMAT,
@@ -359,12 +394,10 @@ static int load_tables(struct loader *l, const struct vocab *v, struct recall_bu
     if (!all_finite(aopts, 4) || !(aopts[0] > 0) || !(aopts[1] >= 0) ||
         (aopts[2] != 0 && aopts[2] != 1))
         BROKEN("its ALS options are out of range");
-    if (!all_finite(blend, 4 * BLEND_NFEAT) || (blend[3 * BLEND_NFEAT] != 0 &&
-                                                 blend[3 * BLEND_NFEAT] != 1))
-        BROKEN("its ranker blend is not valid");
-    for (int k = 0; k < BLEND_NFEAT && blend[3 * BLEND_NFEAT] != 0; k++)
-        if (!(blend[BLEND_NFEAT + k] > 0))
-            BROKEN("its ranker blend has a scale of %g", blend[BLEND_NFEAT + k]);
+    if (*blend_check(blend))
+        BROKEN("its ranker blend has %s", blend_check(blend));
+    if (*blend_check(preb))
+        BROKEN("its pre-ranker has %s", blend_check(preb));
 #undef BROKEN
 
     /* ---- onto v ---- */
@@ -394,13 +427,8 @@ static int load_tables(struct loader *l, const struct vocab *v, struct recall_bu
     b->als_opts.alpha = aopts[1];
     b->als_opts.use_score = aopts[2] != 0;
     b->als_opts.min_score = aopts[3];
-    for (int k = 0; k < BLEND_NFEAT; k++) {
-        b->blend.mean[k] = blend[k];
-        b->blend.scale[k] = blend[BLEND_NFEAT + k];
-        b->blend.w[k] = blend[2 * BLEND_NFEAT + k];
-    }
-    b->blend.fitted = blend[3 * BLEND_NFEAT] != 0;
-    b->blend.bias = blend[3 * BLEND_NFEAT + 1];
+    blend_unpack(&b->blend, blend);
+    blend_unpack(&b->pre, preb);
     b->pop.nmovies = vm;
     b->pop.global_mean = (float)gmean;
     b->cf.nmovies = vm;

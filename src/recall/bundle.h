@@ -83,6 +83,8 @@ struct recall_bundle {
                               * first, -1 padding */
     int64_t nratings;        /* ratings it was trained on */
     struct rec_blend blend;  /* fitted by train (pipeline_eval.h), saved with the bundle */
+    struct rec_blend pre;    /* the pre-ranker: a blend of the recall features alone
+                              * (w = 0 on the deep ones), picks what the deep model ranks */
 };
 
 /* Trains every channel on d's ratings, or on a subset: keep (nratings,)

@@ -52,6 +52,7 @@ void rec_opts_default(struct rec_opts *o)
     o->recent_decay = 0.6f;
     o->genre_cap = 5;
     o->only = -1;
+    o->prerank = 200;
 }
 
 /* ------------------------------------------------------------------ */
@@ -229,6 +230,8 @@ int rec_ws_alloc(struct rec_ws *ws, const struct recommender *r, const struct re
     ws->used = malloc((size_t)cap);
     ws->prob = malloc((size_t)cap * sizeof(*ws->prob));
     ws->feat = malloc((size_t)cap * BLEND_NFEAT * sizeof(*ws->feat));
+    ws->feat2 = malloc((size_t)cap * BLEND_NFEAT * sizeof(*ws->feat2));
+    ws->cand2 = malloc((size_t)cap * sizeof(*ws->cand2));
     ws->acc = calloc((size_t)r->n + 1, sizeof(*ws->acc));
     ws->tmp = malloc((size_t)(cap > r->genre_k ? cap : r->genre_k) * sizeof(*ws->tmp));
     ws->liked = malloc((size_t)ws->capliked * sizeof(*ws->liked));
@@ -240,10 +243,10 @@ int rec_ws_alloc(struct rec_ws *ws, const struct recommender *r, const struct re
     ws->qscratch = aligned_alloc(64, ((qs > qa ? qs : qa) + 63) / 64 * 64 + 64);
     ws->fold_movie = malloc((size_t)FOLD_MAX * sizeof(int));
     ws->fold_score = malloc((size_t)FOLD_MAX * sizeof(float));
-    if (!ws->mark || !ws->cand || !ws->rows || !ws->used || !ws->liked_w || !ws->liked_score || !ws->prob || !ws->feat || !ws->acc || !ws->tmp ||
-        !ws->liked ||
-        !ws->profile || !ws->ufac || !ws->fold || !ws->qscratch || !ws->fold_movie ||
-        !ws->fold_score) {
+    if (!ws->mark || !ws->cand || !ws->cand2 || !ws->rows || !ws->used || !ws->prob ||
+        !ws->feat || !ws->feat2 || !ws->acc || !ws->tmp || !ws->liked || !ws->liked_w ||
+        !ws->liked_score || !ws->profile || !ws->ufac || !ws->fold || !ws->qscratch ||
+        !ws->fold_movie || !ws->fold_score) {
         rec_ws_free(ws);
         return error_set(err, ERR_NOMEM, "out of memory for a recommendation's scratch");
     }
@@ -260,6 +263,8 @@ void rec_ws_free(struct rec_ws *ws)
     free(ws->used);
     free(ws->prob);
     free(ws->feat);
+    free(ws->feat2);
+    free(ws->cand2);
     free(ws->acc);
     free(ws->tmp);
     free(ws->liked);
@@ -389,8 +394,9 @@ static void ch_embed(const struct recommender *r, struct rec_ws *ws, int quota)
     int got;
     if (ws->nliked == 0)
         return;
-    got = qindex_topk(&r->embx, ws->profile, ws->mark, -1, quota, ws->rescore, ws->tmp,
-                      ws->qscratch);
+    /* the int8 order as it is (no exact rescore): the ranker scores every
+     * candidate again */
+    got = qindex_topk(&r->embx, ws->profile, ws->mark, -1, quota, -1, ws->tmp, ws->qscratch);
     for (int i = 0; i < got; i++)
         add_cand(ws, ws->tmp[i].movie, ws->tmp[i].score, REC_EMBED, REASON_CONTENT, -1, -1);
 }
@@ -439,8 +445,7 @@ static void ch_als(const struct recommender *r, struct rec_ws *ws, int quota)
         nz |= ws->ufac[d] != 0.0f;
     if (!nz)
         return;
-    got = qindex_topk(&r->alsx, ws->ufac, ws->mark, 0, quota, ws->rescore, ws->tmp,
-                      ws->qscratch);
+    got = qindex_topk(&r->alsx, ws->ufac, ws->mark, 0, quota, -1, ws->tmp, ws->qscratch);
     for (int i = 0; i < got; i++)
         add_cand(ws, ws->tmp[i].movie, ws->tmp[i].score, REC_ALS, REASON_TASTE, -1, -1);
 }
@@ -596,41 +601,25 @@ static void row_features(const struct recommender *r, const struct rec_ws *ws, i
         x[BLEND_ZDEEP + k] = (x[k] - ws->zmu[k]) / ws->zsd[k];
 }
 
-/* The ranker's inputs for every candidate: ws->feat (ncand, BLEND_NFEAT)
- * from the deep logits in ws->prob (bundle.h lists the features); the
- * z-scores are taken against this list, whose mean and spread stay in
- * ws->zmu/zsd for recommender_score_rows(). */
-static void features(const struct recommender *r, struct rec_ws *ws)
+/* Column k of ws->feat (C rows) as z-scores into column BLEND_ZDEEP + k,
+ * the mean and spread kept in ws->zmu/zsd[k] for recommender_score_rows(). */
+static void zscore(struct rec_ws *ws, int C, int k)
 {
-    const int C = ws->ncand, NF = BLEND_NFEAT;
-
-    for (int k = 0; k < REC_NZ; k++) {
-        ws->zmu[k] = 0;
-        ws->zsd[k] = 1;
-    }
-    scatter_itemcf(r, ws, 1);
+    const int NF = BLEND_NFEAT;
+    double mu = 0, sd = 0;
+    for (int i = 0; i < C; i++)
+        mu += ws->feat[(size_t)i * NF + k];
+    mu /= C ? C : 1;
     for (int i = 0; i < C; i++) {
-        if (i + 4 < C)
-            prefetch_movie(r, ws->cand[i + 4].movie);
-        row_features(r, ws, ws->cand[i].movie, ws->prob[i], ws->feat + (size_t)i * NF);
+        double d = ws->feat[(size_t)i * NF + k] - mu;
+        sd += d * d;
     }
-    scatter_itemcf(r, ws, 0);
-    for (int k = 0; k < REC_NZ; k++) {
-        double mu = 0, sd = 0;
-        for (int i = 0; i < C; i++)
-            mu += ws->feat[(size_t)i * NF + k];
-        mu /= C ? C : 1;
-        for (int i = 0; i < C; i++) {
-            double d = ws->feat[(size_t)i * NF + k] - mu;
-            sd += d * d;
-        }
-        sd = sqrt(sd / (C ? C : 1));
-        ws->zmu[k] = (float)mu;
-        ws->zsd[k] = sd > 1e-9 ? (float)sd : 1.0f;
-        for (int i = 0; i < C; i++)
-            ws->feat[(size_t)i * NF + BLEND_ZDEEP + k] =
-                (ws->feat[(size_t)i * NF + k] - ws->zmu[k]) / ws->zsd[k];
-    }
+    sd = sqrt(sd / (C ? C : 1));
+    ws->zmu[k] = (float)mu;
+    ws->zsd[k] = sd > 1e-9 ? (float)sd : 1.0f;
+    for (int i = 0; i < C; i++)
+        ws->feat[(size_t)i * NF + BLEND_ZDEEP + k] =
+            (ws->feat[(size_t)i * NF + k] - ws->zmu[k]) / ws->zsd[k];
 }
 
 static float blend_score(const struct rec_blend *bl, const float *x)
@@ -644,27 +633,92 @@ static float blend_score(const struct rec_blend *bl, const float *x)
     return s;
 }
 
-/* Deep-model probabilities and the blend's order for every candidate. */
+static int cmp_rank_desc(const void *pa, const void *pb, void *ctx)
+{
+    const struct rec_item *c = ctx;
+    const struct rec_item *a = &c[*(const int *)pa], *b = &c[*(const int *)pb];
+    if (a->rank != b->rank)
+        return a->rank > b->rank ? -1 : 1;
+    return a->movie < b->movie ? -1 : a->movie > b->movie;
+}
+
+/* Keeps the k candidates the pre-ranker scores best (with their
+ * features), in that order; the others are unmarked. */
+static void keep_best(const struct recommender *r, const struct rec_blend *pre, struct rec_ws *ws,
+                      int k)
+{
+    const int NF = BLEND_NFEAT;
+    int *perm = ws->rows;
+    for (int i = 0; i < ws->ncand; i++) {
+        ws->cand[i].rank = blend_score(pre, ws->feat + (size_t)i * NF);
+        perm[i] = i;
+    }
+    qsort_r(perm, (size_t)ws->ncand, sizeof(*perm), cmp_rank_desc, ws->cand);
+    for (int i = 0; i < k; i++) {
+        ws->cand2[i] = ws->cand[perm[i]];
+        memcpy(ws->feat2 + (size_t)i * NF, ws->feat + (size_t)perm[i] * NF, NF * sizeof(float));
+    }
+    for (int i = k; i < ws->ncand; i++)
+        ws->mark[ws->cand[perm[i]].movie] = r->gone[ws->cand[perm[i]].movie];
+    {
+        struct rec_item *t = ws->cand;
+        float *f = ws->feat;
+        ws->cand = ws->cand2;
+        ws->cand2 = t;
+        ws->feat = ws->feat2;
+        ws->feat2 = f;
+    }
+    ws->ncand = k;
+}
+
+/* The ranker (docs/MODEL.md, "The ranker's inputs"): every candidate's
+ * recall features; with a fitted pre-ranker, only its best o->prerank go
+ * on; the deep model's logits for those, and the blend's order. */
 static void rank(const struct recommender *r, const struct rec_opts *o, const struct rec_user *u,
                  struct rec_ws *ws)
 {
     const struct rec_blend *bl = o->blend ? o->blend : &r->b->blend;
+    const struct rec_blend *pre = o->pre ? o->pre : &r->b->pre;
+    const int NF = BLEND_NFEAT;
+    double t0 = now_ms(), t1, t2, t3;
 
-    double t0 = now_ms(), t1, t2;
-    ranker_user(&r->rk, &ws->rw, &u->feat);
+    /* 1. the recall features of every candidate (the deep logit later) */
+    for (int k = 0; k < REC_NZ; k++) {
+        ws->zmu[k] = 0;
+        ws->zsd[k] = 1;
+    }
+    scatter_itemcf(r, ws, 1);
+    for (int i = 0; i < ws->ncand; i++) {
+        if (i + 4 < ws->ncand)
+            prefetch_movie(r, ws->cand[i + 4].movie);
+        row_features(r, ws, ws->cand[i].movie, 0.0f, ws->feat + (size_t)i * NF);
+    }
+    scatter_itemcf(r, ws, 0);
+    for (int k = BLEND_ALS; k < REC_NZ; k++)
+        zscore(ws, ws->ncand, k);
+    /* 2. the pre-ranker's best */
+    if (pre->fitted && o->prerank > 0 && ws->ncand > o->prerank)
+        keep_best(r, pre, ws, o->prerank);
     t1 = now_ms();
+    /* 3. the deep model on those */
+    ranker_user(&r->rk, &ws->rw, &u->feat);
+    t2 = now_ms();
     for (int i = 0; i < ws->ncand; i++)
         ws->rows[i] = ws->cand[i].movie;
-    ranker_logits(&r->rk, &ws->rw, ws->rows, ws->ncand, ws->prob); /* logits for now */
-    t2 = now_ms();
-    features(r, ws);
-    ws->stage_ms[REC_STAGE_UTOWER] = t1 - t0;
-    ws->stage_ms[REC_STAGE_DEEP] = t2 - t1;
+    ranker_logits(&r->rk, &ws->rw, ws->rows, ws->ncand, ws->prob);
+    for (int i = 0; i < ws->ncand; i++)
+        ws->feat[(size_t)i * NF + BLEND_DEEP] = ws->prob[i];
+    zscore(ws, ws->ncand, BLEND_DEEP);
+    t3 = now_ms();
+    /* 4. the blend */
     for (int i = 0; i < ws->ncand; i++) {
-        const float *x = ws->feat + (size_t)i * BLEND_NFEAT;
+        const float *x = ws->feat + (size_t)i * NF;
         ws->cand[i].rank = blend_score(bl, x);
         ws->cand[i].score = 1.0f / (1.0f + expf(-x[BLEND_DEEP]));
     }
+    ws->stage_ms[REC_STAGE_UTOWER] = t2 - t1;
+    ws->stage_ms[REC_STAGE_DEEP] = t3 - t2;
+    ws->stage_ms[REC_STAGE_RANK] = (t1 - t0) + (now_ms() - t3);
     ws->ranked = 1;
 }
 
@@ -755,9 +809,6 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
 
     ws->ncand = 0;
     ws->ranked = 0;
-    /* a channel alone (evaluation) returns its exact order; in the
-     * pipeline the ranker scores every candidate again anyway */
-    ws->rescore = o->only >= 0 ? 32 : -1;
     memset(ws->stage_ms, 0, sizeof(ws->stage_ms));
     if (n <= 0)
         return 0;
@@ -791,10 +842,7 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
     }
     if (o->only < 0)
         rank(r, o, u, ws);
-    t1 = now_ms();
-    ws->stage_ms[REC_STAGE_RANK] =
-        t1 - t - ws->stage_ms[REC_STAGE_UTOWER] - ws->stage_ms[REC_STAGE_DEEP];
-    t = t1;
+    t = now_ms();
     qsort(ws->cand, (size_t)ws->ncand, sizeof(*ws->cand), cmp_item);
     got = take_capped(r, ws, o->only < 0 ? o->genre_cap : 0, out, n);
     for (int i = 0; i < got; i++) {

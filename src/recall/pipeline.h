@@ -73,6 +73,9 @@ struct rec_opts {
                                * that channel alone in its own order (evaluation) */
     const struct rec_blend *blend; /* the ranker's blend; NULL (default): the bundle's.
                                     * One not fitted ranks by the deep model alone. */
+    const struct rec_blend *pre;   /* the pre-ranker; NULL: the bundle's */
+    int prerank;                   /* candidates the deep model ranks, the pre-ranker's
+                                    * best (when fitted); default 200; 0: all */
 };
 
 void rec_opts_default(struct rec_opts *o);
@@ -143,10 +146,11 @@ struct rec_ws {
     uint8_t *used;        /* (max candidates,) */
     float *prob;          /* (max candidates,) */
     float *feat;          /* (max candidates, BLEND_NFEAT) the ranker's inputs */
+    float *feat2;         /* the same, for reordering */
+    struct rec_item *cand2;
     float *acc;           /* (n,) zero between requests: item-CF sums */
     float zmu[REC_NZ], zsd[REC_NZ]; /* the candidates' feature mean and spread */
     int ranked;           /* the last recommend ranked: user state is set */
-    int rescore;          /* qindex_topk's rescore for the channels */
     double stage_ms[REC_NSTAGES]; /* the last recommend's time per stage */
     struct cand *tmp;     /* (max candidates,) */
     int *liked;           /* (recent,) rows, latest first */

@@ -54,6 +54,7 @@ struct job {
     const int *users;    /* (nusers_eval,) */
     const int64_t *held; /* (nusers_eval,) rating index */
     const struct rec_blend *blend; /* (2,) fitted on users of even, odd position */
+    const struct rec_blend *pre;   /* (2,) the same for the pre-ranker */
     int lo, hi;
     struct sums s[PE_NMETHODS];
     uint8_t *covered;    /* (PE_NMETHODS, n) */
@@ -159,29 +160,26 @@ static void user_state(const struct dataset *d, int u, int64_t held, int *movie,
     ru->time = time;
 }
 
-int pe_fit_blend(const struct dataset *d, const struct recommender *r, const struct rec_opts *o,
-                 const int *users, const int64_t *held, int n, int max_users,
-                 struct rec_blend *out, struct error *err)
+/* One pass over the users: every kept candidate's features and label. */
+static int collect(const struct dataset *d, const struct recommender *r, const struct rec_opts *o,
+                   const int *users, const int64_t *held, int n, int use, float **xo,
+                   uint8_t **yo, int64_t *rowso, struct error *err)
 {
-    static const struct rec_blend unfitted;
-    struct rec_opts ro = *o;
     struct rec_ws ws;
     struct rec_item top[1];
     struct rec_user ru;
-    int use = max_users > 0 && n > max_users ? max_users : n, maxr = 1, rc = 0;
+    int maxr = 1, rc = 0;
     int *movie = NULL;
     float *score = NULL, *x = NULL;
     int64_t *time = NULL, rows = 0, cap;
     uint8_t *y = NULL;
 
-    ro.only = -1;
-    ro.blend = &unfitted;
     for (int i = 0; i < n; i++) {
         int c = (int)(d->user_start[users[i] + 1] - d->user_start[users[i]]);
         if (c > maxr)
             maxr = c;
     }
-    if ((rc = rec_ws_alloc(&ws, r, &ro, err)))
+    if ((rc = rec_ws_alloc(&ws, r, o, err)))
         return rc;
     cap = (int64_t)use * ws.capcand;
     movie = malloc((size_t)maxr * sizeof(*movie));
@@ -190,19 +188,19 @@ int pe_fit_blend(const struct dataset *d, const struct recommender *r, const str
     x = malloc((size_t)cap * BLEND_NFEAT * sizeof(*x) + 1);
     y = malloc((size_t)cap + 1);
     if (!movie || !score || !time || !x || !y) {
-        rc = error_set(err, ERR_NOMEM, "out of memory fitting the ranker's blend");
+        rc = error_set(err, ERR_NOMEM, "out of memory fitting the ranker");
         goto out;
     }
     for (int k = 0; k < use; k++) {
         int i = (int)((int64_t)k * n / use), hr = d->r_movie[held[i]], got, in = 0;
         user_state(d, users[i], held[i], movie, score, time, &ru);
-        got = recommender_recommend(r, &ws, &ro, &ru, top, 1, err);
+        got = recommender_recommend(r, &ws, o, &ru, top, 1, err);
         if (got < 0) {
             rc = -got;
             goto out;
         }
         for (int c = 0; c < ws.ncand; c++)
-            in |= ws.cand[c].movie == hr;
+            in |= ws.rows[c] == hr;
         if (!in)
             continue; /* nothing to learn about ranking it */
         /* ws.feat rows go with ws.rows (the order before sorting) */
@@ -212,12 +210,53 @@ int pe_fit_blend(const struct dataset *d, const struct recommender *r, const str
             y[rows++] = ws.rows[c] == hr;
         }
     }
-    rc = rec_blend_fit(x, y, rows, out, err);
 out:
     rec_ws_free(&ws);
     free(movie);
     free(score);
     free(time);
+    if (rc) {
+        free(x);
+        free(y);
+        return rc;
+    }
+    *xo = x;
+    *yo = y;
+    *rowso = rows;
+    return 0;
+}
+
+int pe_fit_blend(const struct dataset *d, const struct recommender *r, const struct rec_opts *o,
+                 const int *users, const int64_t *held, int n, int max_users,
+                 struct rec_blend *pre, struct rec_blend *out, struct error *err)
+{
+    static const struct rec_blend unfitted;
+    struct rec_opts ro = *o;
+    int use = max_users > 0 && n > max_users ? max_users : n, rc;
+    float *x = NULL;
+    uint8_t *y = NULL;
+    int64_t rows = 0;
+
+    memset(pre, 0, sizeof(*pre));
+    memset(out, 0, sizeof(*out));
+    ro.only = -1;
+    ro.blend = &unfitted;
+    ro.pre = &unfitted;
+    /* 1. the pre-ranker on every candidate, recall features only */
+    if ((rc = collect(d, r, &ro, users, held, n, use, &x, &y, &rows, err)))
+        return rc;
+    for (int64_t i = 0; i < rows; i++)
+        x[i * BLEND_NFEAT + BLEND_DEEP] = x[i * BLEND_NFEAT + BLEND_ZDEEP] = 0;
+    rc = rec_blend_fit(x, y, rows, pre, err);
+    free(x);
+    free(y);
+    if (rc)
+        return rc;
+    /* 2. the blend on what the pre-ranker keeps */
+    ro.pre = pre;
+    if ((rc = collect(d, r, &ro, users, held, n, use, &x, &y, &rows, err)))
+        return rc;
+    rc = rec_blend_fit(x, y, rows, out, err);
     free(x);
     free(y);
     return rc;
@@ -265,7 +304,8 @@ static int rec_on_dataset(struct recommender *r, const struct dataset *d, const 
 
 int pe_fit_blend_split(const struct dataset *d, const struct model *m, const struct vocab *v,
                        const struct recall_bundle_opts *bo, const struct rec_opts *ro,
-                       int max_users, struct rec_blend *out, struct error *err)
+                       int max_users, struct rec_blend *pre, struct rec_blend *out,
+                       struct error *err)
 {
     struct recall_bundle b;
     struct recommender r;
@@ -284,7 +324,7 @@ int pe_fit_blend_split(const struct dataset *d, const struct model *m, const str
         goto out;
     if ((rc = rec_on_dataset(&r, d, m, v, &b, err)))
         goto out;
-    rc = pe_fit_blend(d, &r, ro, users, held, n, max_users, out, err);
+    rc = pe_fit_blend(d, &r, ro, users, held, n, max_users, pre, out, err);
 out:
     recommender_free(&r);
     recall_bundle_free(&b);
@@ -415,6 +455,7 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
         enum pe_method me = k ? PE_PIPELINE : PE_PIPE_DEEP;
         ro.only = -1;
         ro.blend = k ? &j->blend[1 - q % 2] : &unfitted;
+        ro.pre = k ? &j->pre[1 - q % 2] : &unfitted;
         got = recommender_recommend(r, &t->ws, &ro, &ru, t->list, TOPN, &j->err);
         if (got < 0)
             return -got;
@@ -568,7 +609,8 @@ int pipeline_evaluate(const struct dataset *d, const struct model *m, const stru
                 fu[k] = users[p];
                 fh[k++] = held[p];
             }
-            rc = pe_fit_blend(d, &r, &o->rec, fu, fh, k, PE_FIT_USERS, &out->blend[f], err);
+            rc = pe_fit_blend(d, &r, &o->rec, fu, fh, k, PE_FIT_USERS, &out->pre[f],
+                              &out->blend[f], err);
         }
         free(fu);
         free(fh);
@@ -589,6 +631,7 @@ int pipeline_evaluate(const struct dataset *d, const struct model *m, const stru
         jobs[t].users = users;
         jobs[t].held = held;
         jobs[t].blend = out->blend;
+        jobs[t].pre = out->pre;
         jobs[t].lo = (int)((int64_t)nu * t / threads);
         jobs[t].hi = (int)((int64_t)nu * (t + 1) / threads);
         jobs[t].covered = calloc((size_t)PE_NMETHODS * r.n, 1);

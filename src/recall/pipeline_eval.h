@@ -52,7 +52,7 @@ struct pe_result {
     double train_seconds; /* of which training the recall channels */
     float similar_beta;   /* the blend evaluated in similar-blend */
     struct pe_row rows[PE_NMETHODS];
-    struct rec_blend blend[2]; /* fitted on each half */
+    struct rec_blend blend[2], pre[2]; /* fitted on each half */
 };
 
 struct pe_opts {
@@ -69,15 +69,17 @@ struct pe_opts {
 
 void pe_opts_default(struct pe_opts *o);
 
-/* Fits the ranker's blend: for users[i] with held-out rating held[i]
- * (an index into d's ratings; i < n), the pipeline's candidates from r
- * (recall trained without the held-out ratings) are labelled 1 for the
- * held-out movie, 0 otherwise, and rec_blend_fit() fits them. Users whose
+/* Fits the ranker: for users[i] with held-out rating held[i] (an index
+ * into d's ratings; i < n), the pipeline's candidates from r (recall
+ * trained without the held-out ratings) are labelled 1 for the held-out
+ * movie, 0 otherwise. First the pre-ranker on every candidate's recall
+ * features (*pre), then the blend on the candidates that pre-ranker keeps
+ * (o->prerank of them, with the deep model's logits: *out). Users whose
  * held-out movie is not among the candidates add nothing. At most
  * max_users (0: all) users are used, spread evenly. */
 int pe_fit_blend(const struct dataset *d, const struct recommender *r, const struct rec_opts *o,
                  const int *users, const int64_t *held, int n, int max_users,
-                 struct rec_blend *out, struct error *err);
+                 struct rec_blend *pre, struct rec_blend *out, struct error *err);
 
 /* What `movierec train` does to fit the blend it saves with the recall
  * bundle: recall channels trained on d without each user's latest rating
@@ -86,7 +88,8 @@ int pe_fit_blend(const struct dataset *d, const struct recommender *r, const str
  * with v, the watch model's vocabulary. */
 int pe_fit_blend_split(const struct dataset *d, const struct model *m, const struct vocab *v,
                        const struct recall_bundle_opts *bo, const struct rec_opts *ro,
-                       int max_users, struct rec_blend *out, struct error *err);
+                       int max_users, struct rec_blend *pre, struct rec_blend *out,
+                       struct error *err);
 
 /* d: the store read with the model's vocabulary (dataset_load_with_vocab);
  * m, v: the watch model. */

@@ -395,6 +395,9 @@ static void world_make(struct world *w, uint64_t seed)
         w->b.blend.w[k] = 0.25f - 0.1f * k;
     }
     w->b.blend.bias = -3.5f;
+    w->b.pre = w->b.blend;
+    w->b.pre.w[BLEND_DEEP] = w->b.pre.w[BLEND_ZDEEP] = 0;
+    w->b.pre.bias = -2.25f;
     w->b.group_top = malloc(sizeof(int) * BUNDLE_NGROUPS * BUNDLE_GROUP_K);
     assert_non_null(w->b.group_top);
     for (int g = 0; g < BUNDLE_NGROUPS; g++)
@@ -425,6 +428,7 @@ static void assert_same(const struct recall_bundle *a, const struct recall_bundl
                 a->als_opts.use_score == b->als_opts.use_score &&
                 a->als_opts.min_score == b->als_opts.min_score);
     assert_memory_equal(&a->blend, &b->blend, sizeof(a->blend));
+    assert_memory_equal(&a->pre, &b->pre, sizeof(a->pre));
     assert_int_equal(b->als.nusers, b->nusers);
     assert_int_equal(b->als.nmovies, b->nmovies);
     size_t m1 = (size_t)a->nmovies - 1, u1 = (size_t)a->nusers - 1;
@@ -473,6 +477,7 @@ static void test_bundle_roundtrip(void **state)
 
     /* a blend not fitted yet (train without a watch model) saves and loads */
     memset(&w.b.blend, 0, sizeof(w.b.blend));
+    memset(&w.b.pre, 0, sizeof(w.b.pre));
     assert_int_equal(recall_bundle_save(bdir, &w.b, &w.v, NULL, &version, NULL, 0, &err), 0);
     assert_int_equal(recall_bundle_load(bdir, version, &w.v, &back, &loaded, &err), 0);
     assert_false(back.blend.fitted);
