@@ -4,6 +4,8 @@
  * movies, in process, one thread. Run by bench/recommend.sh.
  *
  *   recommend HOME [-q QUERIES] [--synthetic] [--als-iterations N] [-S SEED]
+ *   recommend HOME --als-runs N      time ALS training alone (64 factors,
+ *                                    15 iterations, 2 threads), N times
  *
  * HOME holds a store. Without --synthetic it needs trained models
  * (engine_load: models/watch and models/recall). With --synthetic the
@@ -56,7 +58,7 @@ static void die(const char *what, const struct error *err)
 int main(int argc, char **argv)
 {
     const char *home = NULL;
-    int queries = 2000, synthetic = 0, als_iter = 15;
+    int queries = 2000, synthetic = 0, als_iter = 15, als_runs = 0;
     uint64_t seed = 1;
     char path[4200];
     struct error err = {0};
@@ -80,6 +82,8 @@ int main(int argc, char **argv)
             synthetic = 1;
         else if (!strcmp(argv[i], "--als-iterations") && i + 1 < argc)
             als_iter = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--als-runs") && i + 1 < argc)
+            als_runs = atoi(argv[++i]);
         else if (!home)
             home = argv[i];
         else {
@@ -99,6 +103,23 @@ int main(int argc, char **argv)
         die("dataset", &err);
     printf("store: %d users, %d movies, %lld ratings (read in %.1f s)\n", d.nusers - 1,
            d.nmovies - 1, (long long)d.nratings, now() - t0);
+    if (als_runs > 0) { /* ALS alone: 64 factors, 15 iterations, 2 threads */
+        struct als_opts ao;
+        double *sec = malloc((size_t)als_runs * sizeof(double));
+        als_opts_default(&ao);
+        for (int k = 0; k < als_runs; k++) {
+            struct als a;
+            t0 = now();
+            if (als_train(&a, &ao, d.nusers, d.nmovies, d.user_start, d.r_movie, d.r_score, 2, 1,
+                          &err))
+                die("als", &err);
+            sec[k] = now() - t0;
+            als_free(&a);
+        }
+        report("ALS 64 factors 15 iterations (s)", sec, als_runs);
+        free(sec);
+        return 0;
+    }
     if (synthetic) {
         struct model_config c;
         struct recall_bundle_opts bo;

@@ -8,8 +8,10 @@
 #   bench/recommend.sh                 both sets (ml-100k from ../shared/data)
 #   HOME100=/path/home bench/recommend.sh     reuse a trained ml-100k home
 #   HOME25=/path/home  bench/recommend.sh     reuse an imported 25M store
-#   ALS_ITER=15 bench/recommend.sh     ALS iterations for the 25M set (time
-#                                      reported; 2 is enough for latency)
+#   ALS_ITER=15 bench/recommend.sh     ALS iterations when the 25M set has no
+#                                      saved recall models (2 is enough for
+#                                      latency; `train --label recall` saves them)
+#   ALS25=1 bench/recommend.sh         also time ALS alone (15 iterations) at 25M
 #   SKIP25=1 bench/recommend.sh
 #
 # Not a test: machines are shared and noisy; rerun before believing a p99.
@@ -42,6 +44,7 @@ if [ -z "${HOME100:-}" ]; then
 fi
 echo "== ml-100k (trained models) =="
 build/bench/recommend "$HOME100" -q "$QUERIES"
+build/bench/recommend "$HOME100" --als-runs 3 | tail -1
 
 [ -n "${SKIP25:-}" ] && exit 0
 if [ -z "${HOME25:-}" ]; then
@@ -53,5 +56,6 @@ if [ -z "${HOME25:-}" ]; then
     fi
 fi
 echo
-echo "== synthetic ml-25m size (random-weight deep model, ALS $ALS_ITER iterations) =="
+echo "== synthetic ml-25m size (random-weight deep model) =="
 build/bench/recommend "$HOME25" -q "$QUERIES" --synthetic --als-iterations "$ALS_ITER"
+[ -n "${ALS25:-}" ] && build/bench/recommend "$HOME25" --als-runs 1 | tail -1
