@@ -19,7 +19,6 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
-#define REC_SCAN_RANK 32 /* principal directions of the recall scans */
 #define MARK_OUT 1  /* rated by the user, or never recommended */
 #define MARK_CAND 2 /* already a candidate */
 #define FOLD_MAX 1000 /* latest ratings used for the ALS fold-in */
@@ -557,13 +556,35 @@ static void scatter_itemcf(const struct recommender *r, struct rec_ws *ws, int a
     }
 }
 
-/* Asks for movie m's rows (tower vector, ALS factor) before they are read:
- * at 62k movies they are scattered over ~60 MB. */
+/* A query against one of the recall indexes, ready for approx_dot(). */
+static void qproj_set(struct qproj *p, const struct qindex *qx, const float *q)
+{
+    p->qx = qx;
+    p->q = q;
+    p->c = qx->basis ? qindex_project(qx, q, p->p) : 0.0f;
+}
+
+/* <row m, q>: from the r-dimensional projections when the index has them
+ * (r floats per movie: one or two cache lines where the float vector
+ * takes thirteen), else exactly. */
+static float approx_dot(const struct qproj *p, int m)
+{
+    const struct qindex *qx = p->qx;
+    if (qx->basis)
+        return dotf(qx->projf + (size_t)m * qx->r, p->p, qx->r) + p->c;
+    return dotf(qx->vec + (size_t)m * qx->dim, p->q, qx->dim);
+}
+
+/* Asks for movie m's tower projection and ALS factor before they are
+ * read: at 62k movies they are scattered over 24 MB. */
 static void prefetch_movie(const struct recommender *r, int m)
 {
-    const char *v = (const char *)(r->emb.vec + (size_t)m * r->emb.dim);
-    for (size_t b = 0; b < (size_t)r->emb.dim * sizeof(float); b += 64)
-        __builtin_prefetch(v + b);
+    const struct qindex *ix = &r->embx;
+    if (ix->basis) {
+        const char *v = (const char *)(ix->projf + (size_t)m * ix->r);
+        for (size_t b = 0; b < (size_t)ix->r * sizeof(float); b += 64)
+            __builtin_prefetch(v + b);
+    }
     if (m < r->b->als.nmovies) {
         const char *a = (const char *)(r->b->als.item + (size_t)m * r->b->als.f);
         for (size_t b = 0; b < (size_t)r->b->als.f * sizeof(float); b += 64)
@@ -576,15 +597,14 @@ static void prefetch_movie(const struct recommender *r, int m)
 static void row_features(const struct recommender *r, const struct rec_ws *ws, int m, float logit,
                          float *x)
 {
-    const struct als *a = &r->b->als;
     const struct popularity *p = &r->b->pop;
-    const int T = r->emb.dim, F = a->f;
-    const float *mv = r->emb.vec + (size_t)m * T;
+    const struct als *a = &r->b->als;
 
     x[BLEND_DEEP] = logit;
-    x[BLEND_ALS] = m < a->nmovies ? dotf(a->item + (size_t)m * F, ws->ufac, F) : 0.0f;
+    /* ALS exactly: its 64 factors are not low-rank as the tower vectors are */
+    x[BLEND_ALS] = m < a->nmovies ? dotf(a->item + (size_t)m * a->f, ws->ufac, a->f) : 0.0f;
     x[BLEND_ITEMCF] = ws->acc[m];
-    x[BLEND_CONTENT] = dotf(mv, ws->profile, T);
+    x[BLEND_CONTENT] = approx_dot(&ws->qp_content, m);
     x[BLEND_POP] = logf(1.0f + (m < p->nmovies ? (float)p->count[m] : 0.0f));
     x[BLEND_LASTCF] = 0;
     x[BLEND_LASTCOS] = 0;
@@ -595,7 +615,7 @@ static void row_features(const struct recommender *r, const struct rec_ws *ws, i
         for (int t = 0; t < nn; t++)
             if (ids[t] == m)
                 x[BLEND_LASTCF] = sims[t];
-        x[BLEND_LASTCOS] = dotf(mv, r->emb.vec + (size_t)ws->liked[0] * T, T);
+        x[BLEND_LASTCOS] = approx_dot(&ws->qp_last, m);
     }
     for (int k = 0; k < REC_NZ; k++)
         x[BLEND_ZDEEP + k] = (x[k] - ws->zmu[k]) / ws->zsd[k];
@@ -683,6 +703,9 @@ static void rank(const struct recommender *r, const struct rec_opts *o, const st
     double t0 = now_ms(), t1, t2, t3;
 
     /* 1. the recall features of every candidate (the deep logit later) */
+    qproj_set(&ws->qp_content, &r->embx, ws->profile);
+    qproj_set(&ws->qp_last, &r->embx,
+              ws->nliked ? r->emb.vec + (size_t)ws->liked[0] * r->emb.dim : ws->profile);
     for (int k = 0; k < REC_NZ; k++) {
         ws->zmu[k] = 0;
         ws->zsd[k] = 1;

@@ -29,6 +29,7 @@
 
 #define REC_MAX_RECENT 256
 #define REC_NZ 4 /* features also taken as z-scores within the candidates */
+#define REC_SCAN_RANK 32 /* principal directions of the recall scans and features */
 
 enum rec_channel { REC_ITEMCF, REC_EMBED, REC_ALS, REC_COLD, REC_NCHANNELS };
 
@@ -133,6 +134,15 @@ void recommender_free(struct recommender *r);
 /* The row of a movie id, or -1. O(log n). */
 int recommender_row(const struct recommender *r, int64_t id);
 
+/* A query projected for one of the recall indexes (see approx_dot() in
+ * pipeline.c): the ranker's content and latest-movie features. */
+struct qproj {
+    const struct qindex *qx;
+    const float *q;
+    float p[REC_SCAN_RANK];
+    float c;
+};
+
 /* One thread's scratch. After recommender_recommend() (ranked) it also
  * holds the candidates for evaluation and fitting: cand (ncand,) sorted,
  * and rows (ncand,) with their features feat (ncand, BLEND_NFEAT) in the
@@ -151,6 +161,7 @@ struct rec_ws {
     float *acc;           /* (n,) zero between requests: item-CF sums */
     float zmu[REC_NZ], zsd[REC_NZ]; /* the candidates' feature mean and spread */
     int ranked;           /* the last recommend ranked: user state is set */
+    struct qproj qp_content, qp_last;
     double stage_ms[REC_NSTAGES]; /* the last recommend's time per stage */
     struct cand *tmp;     /* (max candidates,) */
     int *liked;           /* (recent,) rows, latest first */

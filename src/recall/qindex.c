@@ -361,27 +361,32 @@ int qindex_build_reduced(struct qindex *qx, const float *vec, int n, int dim, in
         return rc;
     float *mean = malloc((size_t)dim * sizeof(float));
     float *xc = malloc((size_t)QX_BUILD_BLOCK * dim * sizeof(float));
-    float *proj = malloc((size_t)QX_BUILD_BLOCK * r * sizeof(float));
+    float *proj;
     qx->basis = malloc((size_t)r * dim * sizeof(float));
-    if (!mean || !xc || !proj || !qx->basis) {
+    qx->projf = malloc(((size_t)n * r + 1) * sizeof(float));
+    proj = qx->projf;
+    if (!mean || !xc || !qx->projf || !qx->basis) {
         rc = error_set(err, ERR_NOMEM, "out of memory for a rank-%d qindex", r);
         goto out;
     }
     if ((rc = find_basis(qx->basis, mean, xc, vec, n, dim, r, err)))
         goto out;
-    /* proj (nb, r) = xc (nb, dim) . basis^T, each row quantised */
+    /* projf (nb, r) = xc (nb, dim) . basis^T, kept; each row quantised */
     for (int r0 = 0; r0 < n; r0 += QX_BUILD_BLOCK) {
         int nb = n - r0 < QX_BUILD_BLOCK ? n - r0 : QX_BUILD_BLOCK;
+        float *pb = proj + (size_t)r0 * r;
         centre_block(xc, vec, mean, r0, nb, dim);
-        nn_sgemm(0, 1, nb, r, dim, 1.0f, xc, dim, qx->basis, dim, 0.0f, proj, r);
+        nn_sgemm(0, 1, nb, r, dim, 1.0f, xc, dim, qx->basis, dim, 0.0f, pb, r);
         for (int i = 0; i < nb; i++)
             qx->scale[r0 + i] = quantise_row(qx->q + (size_t)(r0 + i) * qx->stride,
-                                             proj + (size_t)i * r, r, qx->stride);
+                                             pb + (size_t)i * r, r, qx->stride);
     }
 out:
-    free(mean);
+    if (!rc)
+        qx->mean = mean;
+    else
+        free(mean);
     free(xc);
-    free(proj);
     if (rc)
         qindex_free(qx);
     return rc;
@@ -392,6 +397,8 @@ void qindex_free(struct qindex *qx)
     free(qx->q);
     free(qx->scale);
     free(qx->basis);
+    free(qx->projf);
+    free(qx->mean);
     memset(qx, 0, sizeof(*qx));
 }
 
@@ -449,6 +456,13 @@ static void scan_push(struct cand *heap, int *got, int cap, const int32_t *dots 
         if (*got == cap)
             worst = heap[0].score;
     }
+}
+
+float qindex_project(const struct qindex *qx, const float *query, float *out)
+{
+    for (int j = 0; j < qx->r; j++)
+        out[j] = dot_f32(qx->basis + (size_t)j * qx->dim, query, qx->dim);
+    return dot_f32(qx->mean, query, qx->dim);
 }
 
 int qindex_topk(const struct qindex *qx, const float *query, const uint8_t *exclude, int skip,

@@ -48,6 +48,8 @@ struct qindex {
     float *basis;       /* (r, dim) owned, orthonormal rows; NULL: full (no projection) */
     int8_t *q;          /* (n, stride): rows, or their projections B (x - mean) */
     float *scale;       /* (n,) */
+    float *projf;       /* (n, r) owned, reduced only: B (x - mean) in float */
+    float *mean;        /* (dim,) owned, reduced only: the rows' mean */
 };
 
 /* Full dimension: the int8 table is the rows themselves. */
@@ -63,6 +65,12 @@ int qindex_build(struct qindex *qx, const float *vec /* (n, dim) */, int n, int 
 int qindex_build_reduced(struct qindex *qx, const float *vec /* (n, dim) */, int n, int dim,
                          int r, struct error *err);
 void qindex_free(struct qindex *qx);
+
+/* Reduced only (qx->basis != NULL): out (r,) = B query; returns
+ * <mean, query>. Then <row i, query> ~ <projf[i], out> + that, from r
+ * floats per row instead of dim (the error: the rows' variance outside
+ * the top r directions). */
+float qindex_project(const struct qindex *qx, const float *query, float *out);
 
 /* Bytes of scratch a query needs: the quantised query (2 * stride), the
  * projected query (4 * r, reduced only), a block of int32 dots (1 KiB)
