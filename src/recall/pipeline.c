@@ -786,7 +786,9 @@ static int closest_liked(const struct recommender *r, const struct rec_ws *ws, i
 }
 
 /* Takes the list from the sorted candidates in blocks of 10 (a page):
- * within a block at most `cap` movies share a genre; when the candidates
+ * within a block at most `cap` movies share a genre (a shorter last block,
+ * or a list shorter than 10, its share: cap * len / 10 rounded up); when
+ * the candidates
  * cannot fill a block that way, the best ones left fill it. cap 0: the
  * order as it is. */
 static int take_capped(const struct recommender *r, struct rec_ws *ws, int cap,
@@ -802,6 +804,7 @@ static int take_capped(const struct recommender *r, struct rec_ws *ws, int cap,
     memset(used, 0, (size_t)ws->ncand);
     while (got < n && got < ws->ncand) {
         int cnt[256] = {0}, end = got + 10 < n ? got + 10 : n;
+        int lim = (cap * (end - got) + 9) / 10; /* a shorter page: its share */
         for (int pass = 0; pass < 2; pass++)
             for (int i = 0; i < ws->ncand && got < end; i++) {
                 const int *gs = r->mf[ws->cand[i].movie].genres;
@@ -809,7 +812,7 @@ static int take_capped(const struct recommender *r, struct rec_ws *ws, int cap,
                 if (used[i])
                     continue;
                 for (int k = 0; pass == 0 && k < FEAT_MAX_GENRES && gs[k] >= 0; k++)
-                    if (gs[k] > 0 && gs[k] < 256 && cnt[gs[k]] >= cap)
+                    if (gs[k] > 0 && gs[k] < 256 && cnt[gs[k]] >= lim)
                         ok = 0;
                 if (!ok)
                     continue;

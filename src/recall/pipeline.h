@@ -69,7 +69,8 @@ struct rec_opts {
     float like_min;           /* a rating is positive when >= this: 4 (favourite
                                * genres; "liked" rather than "watched" in reasons) */
     int genre_cap;            /* at most this many movies of one genre per 10 of the
-                               * list; 0 = no cap; default 5 */
+                               * list (a list of 5: half as many, rounded up);
+                               * 0 = no cap; default 5 */
     int only;                 /* -1 (default): every channel + ranking; a channel:
                                * that channel alone in its own order (evaluation) */
     const struct rec_blend *blend; /* the ranker's blend; NULL (default): the bundle's.

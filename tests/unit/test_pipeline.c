@@ -345,6 +345,13 @@ static void test_pipeline_excludes_rated_and_caps_genres(void **state)
     for (int g = 0; g < 3; g++)
         assert_true(cnt[g] <= 4);
     assert_int_equal(cnt[0], 4); /* science fiction first, as many as allowed */
+    /* a list of 5 gets its share of the cap: ceil(4 * 5 / 10) = 2 */
+    got = run(w, &o, &us.u, out, 5);
+    memset(cnt, 0, sizeof(cnt));
+    for (int i = 0; i < got; i++)
+        cnt[(w->r.ids[out[i].movie] - 1) / 10]++;
+    assert_int_equal(got, 5);
+    assert_int_equal(cnt[0], 2);
     /* without the cap, the seven other science-fiction films lead */
     o.genre_cap = 0;
     got = run(w, &o, &us.u, out, 10);
