@@ -407,6 +407,23 @@ static void test_new_and_gone_movies(void **state)
         found |= out[i].movie == row31;
     }
     assert_true(found);
+    /* similar movies of the new movie: from its vector alone, never itself
+     * or a gone one; and the new movie among movie 1's */
+    {
+        struct rec_ws ws;
+        int sim_found = 0;
+        assert_int_equal(rec_ws_alloc(&ws, &r, &o, &err), 0);
+        got = recommender_similar(&r, &ws, row31, REC_SIMILAR_BETA, NULL, out, 40);
+        assert_int_equal(got, 29); /* the store's 30 movies but itself */
+        for (int i = 0; i < got; i++)
+            assert_true(out[i].movie != row31 && r.ids[out[i].movie] != 30);
+        got = recommender_similar(&r, &ws, recommender_row(&r, 1), REC_SIMILAR_BETA, NULL, out,
+                                  40);
+        for (int i = 0; i < got; i++)
+            sim_found |= out[i].movie == row31;
+        assert_true(sim_found);
+        rec_ws_free(&ws);
+    }
     recommender_free(&r);
 }
 
