@@ -16,6 +16,7 @@
 #   MODEL=/tmp/w100/models/watch/1 DB=/tmp/w100/movierec.db bench/similar.sh
 #   bench/similar.sh                 (Gaussian; DIM=200 QUERIES=2000 R=64 RESCORE=32 SEED=1)
 #   LIB=/path/to/libmovierec.a bench/similar.sh   (skip `make`)
+#   QSCAN=1 bench/similar.sh         (bench/qscan.c only: the int8 scan's latency)
 #
 # Not a test: machines are shared and noisy; rerun before believing a p99.
 set -eu
@@ -36,7 +37,17 @@ pkgs="openblas jansson sqlite3 libcurl libarchive libcrypto zlib"
 cc -std=c11 -D_GNU_SOURCE -O3 -march=native -fno-math-errno -fno-trapping-math -pthread \
     -Wall -Wextra -o build/bench/similar bench/similar.c "$LIB" \
     $(pkg-config --cflags --libs $pkgs) -lm -pthread
+# shellcheck disable=SC2046
+cc -std=c11 -D_GNU_SOURCE -O3 -march=native -fno-math-errno -fno-trapping-math -pthread \
+    -Wall -Wextra -o build/bench/qscan bench/qscan.c "$LIB" \
+    $(pkg-config --cflags --libs $pkgs) -lm -pthread
 export OPENBLAS_NUM_THREADS=1
+# QSCAN=1: qindex_topk alone as the pipeline's recall channels call it
+# (bench/qscan.c: r 32 / 64 / full, k 100 / 10, rescore -1 / 32), then stop
+if [ -n "${QSCAN:-}" ]; then
+    build/bench/qscan -q "$QUERIES" -S "$SEED"
+    exit 0
+fi
 common="-q $QUERIES -r $R -s $RESCORE -S $SEED"
 if [ -n "${MODEL:-}" ]; then
     tmp=$(mktemp -d)

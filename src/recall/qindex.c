@@ -3,10 +3,11 @@
  *
  * A query runs in three steps:
  *   1. quantise the query like a row: xq (stride,) int8 and |xq|;
- *   2. scan the rows a block at a time: dots (QX_BLOCK,) int32 by the
- *      int8 kernel, approx = dot * scale[r], and a bounded heap of the best
- *      k + rescore rows (a row that does not beat the heap's worst is
- *      dropped with one compare);
+ *   2. scan the blocked table (qindex.h) 8 rows at a time: dots (8,)
+ *      int32 in one register, approx = dot * scale[r], and a bounded heap
+ *      of the best k + rescore rows (a block where no row beats the heap's
+ *      worst is dropped with one compare; scan_ref is the plain C
+ *      reference, row by row);
  *   3. rescore the heap's rows exactly in float from qx->vec, sort, keep k.
  * Integer dot products are exact, so the AVX2 kernel and the plain C one
  * give identical dots and identical results.
@@ -37,7 +38,10 @@
 
 #define QX_ALIGN 64
 #define QX_LANES 32   /* stride is a multiple of this: one AVX2 register of int8 */
-#define QX_BLOCK 256  /* rows per scan block: dots (QX_BLOCK,) stay in L1 */
+#define QX_BR 8       /* rows per block of the blocked int8 table */
+#define QX_GRP 4      /* bytes of a row per group of a block */
+#define QX_PAIR_MAX_GRP 16 /* groups (stride / 4) up to which the scan takes blocks in pairs */
+#define QX_BLOCK 256  /* rows per scan step of the reference: dots (QX_BLOCK,) stay in L1 */
 #define QX_BUILD_BLOCK 1024 /* rows per centred block in a reduced build */
 #define QX_EIG_SWEEPS 60
 
@@ -49,101 +53,171 @@ static size_t round_up(size_t x, size_t a)
 /* ------------------------------------------------------------------ */
 /* quantisation                                                         */
 
-/* q (stride,) = round(x / s) for d < dim, 0 in the padding; returns
- * s = max|x| / 127 (0 for a zero vector, whose q is all zero). */
-static float quantise_row(int8_t *q, const float *x /* (dim,) */, int dim, int stride)
+/* Returns 1 / s = 127 / max|x| for x (dim,) and sets *s = max|x| / 127;
+ * both 0 for a zero (or non-finite) vector, whose q is all zero. */
+static float quant_factor(const float *x /* (dim,) */, int dim, float *s)
 {
     float amax = 0.0f;
     for (int d = 0; d < dim; d++)
         amax = fmaxf(amax, fabsf(x[d]));
-    memset(q, 0, (size_t)stride);
+    *s = 0.0f;
     if (!(amax > 0.0f) || !isfinite(amax))
         return 0.0f;
-    float inv = 127.0f / amax;
-    for (int d = 0; d < dim; d++) {
-        float v = roundf(x[d] * inv);
-        q[d] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
-    }
-    return amax / 127.0f;
+    *s = amax / 127.0f;
+    return 127.0f / amax;
+}
+
+/* round(x / s), clamped to [-127, 127]; inv = 1 / s */
+static int8_t quant1(float x, float inv)
+{
+    float v = roundf(x * inv);
+    return (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+}
+
+/* q (stride,) = round(x / s) for d < dim, 0 in the padding; returns s. */
+static float quantise_row(int8_t *q, const float *x /* (dim,) */, int dim, int stride)
+{
+    float s, inv = quant_factor(x, dim, &s);
+    memset(q, 0, (size_t)stride);
+    for (int d = 0; d < dim && inv > 0.0f; d++)
+        q[d] = quant1(x[d], inv);
+    return s;
 }
 
 /* ------------------------------------------------------------------ */
 /* the int8 kernel                                                      */
 
-/* dots (nrows,) = q (nrows, stride) . x (stride,); the reference. Values
- * are in [-127, 127], so the int32 sum is exact for stride < 133,000. */
-void qindex_dots_ref(int32_t *dots, const int8_t *q, const int8_t *x, const int8_t *xabs,
-                     int nrows, int stride)
+/* The table is blocked: QX_BR rows at a time, each row cut into groups of
+ * QX_GRP bytes, and a block stored group by group,
+ *   qb[((b * ngrp + g) * QX_BR + i) * QX_GRP + j] = row QX_BR b + i, column QX_GRP g + j,
+ * ngrp = stride / QX_GRP. One group of a block is then 32 bytes (one AVX2
+ * register): 4 columns of 8 rows, and one multiply-add sequence against
+ * the query's 4 columns broadcast to every row leaves the 8 rows' partial
+ * dots in the 8 int32 lanes, with no horizontal sum. Rows past n in the
+ * last block are zero. */
+static size_t blocked_at(int row, int col, int stride)
+{
+    int ngrp = stride / QX_GRP;
+    return (((size_t)(row / QX_BR) * ngrp + col / QX_GRP) * QX_BR + row % QX_BR) * QX_GRP +
+           col % QX_GRP;
+}
+
+/* row (stride,) into row `row` of the blocked table qb */
+static void blocked_put(int8_t *qb, int row, const int8_t *q, int stride)
+{
+    for (int g = 0; g < stride; g += QX_GRP)
+        memcpy(qb + blocked_at(row, g, stride), q + g, QX_GRP);
+}
+
+/* dots (nblk * QX_BR,) = rows of qb (nblk blocks) . x (stride,); the
+ * reference. Values are in [-127, 127], so the int32 sum is exact for
+ * stride < 133,000. */
+void qindex_dots_ref(int32_t *dots, const int8_t *qb, const int8_t *x, const int8_t *xabs,
+                     int nblk, int stride)
 {
     (void)xabs;
-    for (int r = 0; r < nrows; r++) {
-        const int8_t *row = q + (size_t)r * stride;
-        int32_t s = 0;
-        for (int j = 0; j < stride; j++)
-            s += (int16_t)row[j] * (int16_t)x[j];
-        dots[r] = s;
-    }
+    int ngrp = stride / QX_GRP;
+    for (int b = 0; b < nblk; b++)
+        for (int i = 0; i < QX_BR; i++) {
+            int32_t s = 0;
+            for (int g = 0; g < ngrp; g++) {
+                const int8_t *p = qb + (((size_t)b * ngrp + g) * QX_BR + i) * QX_GRP;
+                for (int j = 0; j < QX_GRP; j++)
+                    s += (int16_t)p[j] * (int16_t)x[g * QX_GRP + j];
+            }
+            dots[b * QX_BR + i] = s;
+        }
 }
 
 #ifdef __AVX2__
-/* acc (8 x int32) += row (32 x int8) . x, as |x| (unsigned) times
- * row * sign(x) (signed): maddubs gives int16 pair sums (at most
- * 2 * 127 * 127, no saturation), madd with ones widens them to int32. */
-static inline __m256i dot32(__m256i acc, __m256i row, __m256i x, __m256i xabs, __m256i ones)
+/* (8 x int32) the 4 bytes at p, in every lane */
+static inline __m256i bcast4(const int8_t *p)
 {
-    __m256i p = _mm256_maddubs_epi16(xabs, _mm256_sign_epi8(row, x));
+    int32_t v;
+    memcpy(&v, p, sizeof(v));
+    return _mm256_set1_epi32(v);
+}
+
+/* acc (8 x int32) += grp (8 rows x 4 int8) . x (4 int8, in every lane), as
+ * |x| (unsigned) times grp * sign(x) (signed): maddubs gives int16 pair
+ * sums (at most 2 * 127 * 127, no saturation), madd with ones widens them
+ * to int32. */
+static inline __m256i dot4x8(__m256i acc, __m256i grp, __m256i x, __m256i xabs, __m256i ones)
+{
+    __m256i p = _mm256_maddubs_epi16(xabs, _mm256_sign_epi8(grp, x));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
 }
 
-/* (a0, a1, a2, a3) (8 x int32 each) -> their four horizontal sums */
-static inline __m128i hsum4(__m256i a0, __m256i a1, __m256i a2, __m256i a3)
-{
-    __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
-    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
-}
-
-static void dots_avx2(int32_t *dots, const int8_t *q, const int8_t *x, const int8_t *xabs,
-                      int nrows, int stride)
+/* (8 x int32) the dots of blocks blk and blk + blkbytes (QX_BR rows each,
+ * ngrp groups, ngrp even) with x; the two blocks share each broadcast of x */
+static inline void block_dots2(__m256i *d0, __m256i *d1, const int8_t *blk, size_t blkbytes,
+                               const int8_t *x, const int8_t *xabs, int ngrp)
 {
     const __m256i ones = _mm256_set1_epi16(1);
-    int r = 0;
-    for (; r + 4 <= nrows; r += 4) { /* four rows share each load of x */
-        const int8_t *p = q + (size_t)r * stride;
-        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-        for (int j = 0; j < stride; j += QX_LANES) {
-            __m256i xv = _mm256_load_si256((const __m256i *)(x + j));
-            __m256i xa = _mm256_load_si256((const __m256i *)(xabs + j));
-            a0 = dot32(a0, _mm256_load_si256((const __m256i *)(p + j)), xv, xa, ones);
-            a1 = dot32(a1, _mm256_load_si256((const __m256i *)(p + stride + j)), xv, xa, ones);
-            a2 = dot32(a2, _mm256_load_si256((const __m256i *)(p + 2 * stride + j)), xv, xa,
-                       ones);
-            a3 = dot32(a3, _mm256_load_si256((const __m256i *)(p + 3 * stride + j)), xv, xa,
-                       ones);
-        }
-        _mm_storeu_si128((__m128i *)(dots + r), hsum4(a0, a1, a2, a3));
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, b0 = a0, b1 = a0;
+    for (int g = 0; g < ngrp; g += 2) {
+        const int8_t *p = blk + (size_t)g * 32;
+        __m256i x0 = bcast4(x + g * QX_GRP), s0 = bcast4(xabs + g * QX_GRP);
+        __m256i x1 = bcast4(x + g * QX_GRP + QX_GRP), s1 = bcast4(xabs + g * QX_GRP + QX_GRP);
+        a0 = dot4x8(a0, _mm256_load_si256((const __m256i *)p), x0, s0, ones);
+        a1 = dot4x8(a1, _mm256_load_si256((const __m256i *)(p + 32)), x1, s1, ones);
+        b0 = dot4x8(b0, _mm256_load_si256((const __m256i *)(p + blkbytes)), x0, s0, ones);
+        b1 = dot4x8(b1, _mm256_load_si256((const __m256i *)(p + blkbytes + 32)), x1, s1, ones);
     }
-    for (; r < nrows; r++) {
-        const int8_t *p = q + (size_t)r * stride;
-        __m256i a = _mm256_setzero_si256(), z = a;
-        for (int j = 0; j < stride; j += QX_LANES)
-            a = dot32(a, _mm256_load_si256((const __m256i *)(p + j)),
-                      _mm256_load_si256((const __m256i *)(x + j)),
-                      _mm256_load_si256((const __m256i *)(xabs + j)), ones);
-        dots[r] = _mm_cvtsi128_si32(hsum4(a, z, z, z));
+    *d0 = _mm256_add_epi32(a0, a1);
+    *d1 = _mm256_add_epi32(b0, b1);
+}
+
+/* (8 x int32) the dots of the block blk with x: for long rows, where the
+ * table streams from memory and one sequential stream reads best */
+static inline __m256i block_dots1(const int8_t *blk, const int8_t *x, const int8_t *xabs,
+                                  int ngrp)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0;
+    for (int g = 0; g < ngrp; g += 2) {
+        const int8_t *p = blk + (size_t)g * 32;
+        a0 = dot4x8(a0, _mm256_load_si256((const __m256i *)p), bcast4(x + g * QX_GRP),
+                    bcast4(xabs + g * QX_GRP), ones);
+        a1 = dot4x8(a1, _mm256_load_si256((const __m256i *)(p + 32)),
+                    bcast4(x + g * QX_GRP + QX_GRP), bcast4(xabs + g * QX_GRP + QX_GRP), ones);
+    }
+    return _mm256_add_epi32(a0, a1);
+}
+
+static void dots_avx2(int32_t *dots, const int8_t *qb, const int8_t *x, const int8_t *xabs,
+                      int nblk, int stride)
+{
+    int ngrp = stride / QX_GRP;
+    size_t blkbytes = (size_t)QX_BR * stride;
+    for (int b = 0; b < nblk; b += 2) { /* an odd last block pairs with itself */
+        __m256i d0, d1;
+        block_dots2(&d0, &d1, qb + b * blkbytes, b + 1 < nblk ? blkbytes : 0, x, xabs, ngrp);
+        _mm256_storeu_si256((__m256i *)(dots + b * QX_BR), d0);
+        if (b + 1 < nblk)
+            _mm256_storeu_si256((__m256i *)(dots + (b + 1) * QX_BR), d1);
     }
 }
 #endif
 
 /* The kernel qindex_topk uses: AVX2 when compiled for it, else the
- * reference. q, x and xabs 32-byte aligned, stride a multiple of 32. */
-void qindex_dots(int32_t *dots, const int8_t *q, const int8_t *x, const int8_t *xabs, int nrows,
+ * reference. qb, x and xabs 32-byte aligned, stride a multiple of 32. */
+void qindex_dots(int32_t *dots, const int8_t *qb, const int8_t *x, const int8_t *xabs, int nblk,
                  int stride)
 {
 #ifdef __AVX2__
-    dots_avx2(dots, q, x, xabs, nrows, stride);
+    dots_avx2(dots, qb, x, xabs, nblk, stride);
 #else
-    qindex_dots_ref(dots, q, x, xabs, nrows, stride);
+    qindex_dots_ref(dots, qb, x, xabs, nblk, stride);
 #endif
+}
+
+void qindex_pack(int8_t *qb, const int8_t *q, int nrows, int stride)
+{
+    int nblk = (nrows + QX_BR - 1) / QX_BR;
+    memset(qb, 0, (size_t)nblk * QX_BR * stride);
+    for (int r = 0; r < nrows; r++)
+        blocked_put(qb, r, q + (size_t)r * stride, stride);
 }
 
 /* exact float dot of a (dim,) and b (dim,): eight partial sums, so it
@@ -178,17 +252,29 @@ static int build_alloc(struct qindex *qx, const float *vec, int n, int dim, int 
     qx->vec = vec;
     if (n == 0)
         return 0;
-    size_t qbytes = round_up((size_t)n * (size_t)qx->stride, QX_ALIGN);
+    /* whole blocks: the rows past n are zero, with scale 0 */
+    size_t nrows = round_up((size_t)n, QX_BR);
+    size_t qbytes = round_up(nrows * (size_t)qx->stride, QX_ALIGN);
     void *p = NULL;
     if (posix_memalign(&p, QX_ALIGN, qbytes) != 0)
         p = NULL;
-    qx->q = p;
-    qx->scale = malloc((size_t)n * sizeof(float));
-    if (!qx->q || !qx->scale) {
+    qx->qb = p;
+    qx->scale = calloc(nrows, sizeof(float));
+    if (!qx->qb || !qx->scale) {
         qindex_free(qx);
         return error_set(err, ERR_NOMEM, "out of memory for the int8 copy of %d vectors", n);
     }
+    memset(qx->qb, 0, qbytes);
     return 0;
+}
+
+/* quantises x (cols,) into row `row` of the blocked table (zeroed: the
+ * padding stays zero) and sets its scale, as quantise_row would */
+static void build_row(struct qindex *qx, int row, const float *x, int cols)
+{
+    float inv = quant_factor(x, cols, &qx->scale[row]);
+    for (int d = 0; d < cols && inv > 0.0f; d++)
+        qx->qb[blocked_at(row, d, qx->stride)] = quant1(x[d], inv);
 }
 
 int qindex_build(struct qindex *qx, const float *vec, int n, int dim, struct error *err)
@@ -197,8 +283,7 @@ int qindex_build(struct qindex *qx, const float *vec, int n, int dim, struct err
     if (rc)
         return rc;
     for (int r = 0; r < n; r++)
-        qx->scale[r] = quantise_row(qx->q + (size_t)r * qx->stride, vec + (size_t)r * dim, dim,
-                                    qx->stride);
+        build_row(qx, r, vec + (size_t)r * dim, dim);
     return 0;
 }
 
@@ -378,8 +463,7 @@ int qindex_build_reduced(struct qindex *qx, const float *vec, int n, int dim, in
         centre_block(xc, vec, mean, r0, nb, dim);
         nn_sgemm(0, 1, nb, r, dim, 1.0f, xc, dim, qx->basis, dim, 0.0f, pb, r);
         for (int i = 0; i < nb; i++)
-            qx->scale[r0 + i] = quantise_row(qx->q + (size_t)(r0 + i) * qx->stride,
-                                             pb + (size_t)i * r, r, qx->stride);
+            build_row(qx, r0 + i, pb + (size_t)i * r, r);
     }
 out:
     if (!rc)
@@ -394,7 +478,7 @@ out:
 
 void qindex_free(struct qindex *qx)
 {
-    free(qx->q);
+    free(qx->qb);
     free(qx->scale);
     free(qx->basis);
     free(qx->projf);
@@ -458,6 +542,84 @@ static void scan_push(struct cand *heap, int *got, int cap, const int32_t *dots 
     }
 }
 
+/* Step 2 by the reference: dots a QX_BLOCK of rows at a time, then
+ * scan_push. */
+static void scan_ref(const struct qindex *qx, const struct scratch *s, const uint8_t *exclude,
+                     int skip, int cap, int *got)
+{
+    for (int r0 = 0; r0 < qx->n; r0 += QX_BLOCK) {
+        int nb = qx->n - r0 < QX_BLOCK ? qx->n - r0 : QX_BLOCK;
+        qindex_dots_ref(s->dots, qx->qb + (size_t)r0 * qx->stride, s->xq, s->xabs,
+                        (nb + QX_BR - 1) / QX_BR, qx->stride);
+        scan_push(s->heap, got, cap, s->dots, qx->scale, exclude, skip, r0, nb);
+    }
+}
+
+#ifdef __AVX2__
+/* scan_push for the QX_BR rows of block b, approx (8 x float) their
+ * scores: a row must beat `worst` as the block starts (all pass while the
+ * heap is not full). Once the heap is full its worst only rises, so a row
+ * that fails here would fail scan_push's own test too, and the rows that
+ * pass go through that test in order: the same heap as scan_push. */
+static inline void push_block(struct cand *heap, int *got, int cap, __m256 approx, float worst,
+                              const uint8_t *exclude, int skip, int n, int b)
+{
+    unsigned pass = *got == cap
+                        ? (unsigned)_mm256_movemask_ps(
+                              _mm256_cmp_ps(approx, _mm256_set1_ps(worst), _CMP_GT_OQ))
+                        : (1u << QX_BR) - 1;
+    if (n - b * QX_BR < QX_BR) /* the last block: lanes past n are padding */
+        pass &= (1u << (n - b * QX_BR)) - 1;
+    if (!pass)
+        return;
+    float a[QX_BR];
+    _mm256_storeu_ps(a, approx);
+    for (; pass; pass &= pass - 1) {
+        int i = __builtin_ctz(pass), r = b * QX_BR + i;
+        if (*got == cap && !(a[i] > heap[0].score))
+            continue;
+        if (r == skip || (exclude && exclude[r]))
+            continue;
+        struct cand c = {r, a[i], -1};
+        recall_heap_push(heap, got, cap, c);
+    }
+}
+
+/* Step 2 in AVX2, two blocks (16 rows) at a time: dots (8 x int32) per
+ * block, approx = float(dot) * scale as in scan_push (same bits: one
+ * rounding each), compared with the heap's worst in one instruction; a
+ * block with no row above it costs no scalar work at all. */
+static void scan_avx2(const struct qindex *qx, const struct scratch *s, const uint8_t *exclude,
+                      int skip, int cap, int *got)
+{
+    int ngrp = qx->stride / QX_GRP, nblk = (qx->n + QX_BR - 1) / QX_BR;
+    size_t blkbytes = (size_t)QX_BR * qx->stride;
+    if (ngrp > QX_PAIR_MAX_GRP) {
+        for (int b = 0; b < nblk; b++) {
+            __m256i d = block_dots1(qx->qb + b * blkbytes, s->xq, s->xabs, ngrp);
+            __m256 a = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(qx->scale + b * QX_BR));
+            push_block(s->heap, got, cap, a, *got == cap ? s->heap[0].score : -INFINITY, exclude,
+                       skip, qx->n, b);
+        }
+        return;
+    }
+    for (int b = 0; b < nblk; b += 2) {
+        int two = b + 1 < nblk; /* an odd last block pairs with itself */
+        __m256i d0, d1;
+        block_dots2(&d0, &d1, qx->qb + b * blkbytes, two ? blkbytes : 0, s->xq, s->xabs, ngrp);
+        __m256 a0 = _mm256_mul_ps(_mm256_cvtepi32_ps(d0), _mm256_loadu_ps(qx->scale + b * QX_BR));
+        push_block(s->heap, got, cap, a0, *got == cap ? s->heap[0].score : -INFINITY, exclude,
+                   skip, qx->n, b);
+        if (two) {
+            __m256 a1 = _mm256_mul_ps(_mm256_cvtepi32_ps(d1),
+                                      _mm256_loadu_ps(qx->scale + (b + 1) * QX_BR));
+            push_block(s->heap, got, cap, a1, *got == cap ? s->heap[0].score : -INFINITY,
+                       exclude, skip, qx->n, b + 1);
+        }
+    }
+}
+#endif
+
 float qindex_project(const struct qindex *qx, const float *query, float *out)
 {
     for (int j = 0; j < qx->r; j++)
@@ -465,8 +627,9 @@ float qindex_project(const struct qindex *qx, const float *query, float *out)
     return dot_f32(qx->mean, query, qx->dim);
 }
 
-int qindex_topk(const struct qindex *qx, const float *query, const uint8_t *exclude, int skip,
-                int k, int rescore, struct cand *out, void *scratch)
+/* qindex_topk, with step 2 by scan_avx2 (simd, where built) or scan_ref */
+static int topk(const struct qindex *qx, const float *query, const uint8_t *exclude, int skip,
+                int k, int rescore, struct cand *out, void *scratch, int simd)
 {
     struct scratch s;
     int got = 0, cap;
@@ -493,12 +656,16 @@ int qindex_topk(const struct qindex *qx, const float *query, const uint8_t *excl
     for (int j = 0; j < qx->stride; j++)
         s.xabs[j] = (int8_t)abs(s.xq[j]);
 
-    /* 2. scan: dots (nb,) = q (nb, stride) . xq, a block at a time */
-    for (int r0 = 0; r0 < qx->n; r0 += QX_BLOCK) {
-        int nb = qx->n - r0 < QX_BLOCK ? qx->n - r0 : QX_BLOCK;
-        qindex_dots(s.dots, qx->q + (size_t)r0 * qx->stride, s.xq, s.xabs, nb, qx->stride);
-        scan_push(s.heap, &got, cap, s.dots, qx->scale, exclude, skip, r0, nb);
-    }
+    /* 2. scan: approx (n,) = (qb . xq) * scale into the heap */
+#ifdef __AVX2__
+    if (simd)
+        scan_avx2(qx, &s, exclude, skip, cap, &got);
+    else
+        scan_ref(qx, &s, exclude, skip, cap, &got);
+#else
+    (void)simd;
+    scan_ref(qx, &s, exclude, skip, cap, &got);
+#endif
 
     /* 3. exact scores for the survivors, best k of them in order (or the
      * approximate order as it is: rescore < 0) */
@@ -509,4 +676,16 @@ int qindex_topk(const struct qindex *qx, const float *query, const uint8_t *excl
         got = k;
     memcpy(out, s.heap, (size_t)got * sizeof(*out));
     return got;
+}
+
+int qindex_topk(const struct qindex *qx, const float *query, const uint8_t *exclude, int skip,
+                int k, int rescore, struct cand *out, void *scratch)
+{
+    return topk(qx, query, exclude, skip, k, rescore, out, scratch, 1);
+}
+
+int qindex_topk_ref(const struct qindex *qx, const float *query, const uint8_t *exclude,
+                    int skip, int k, int rescore, struct cand *out, void *scratch)
+{
+    return topk(qx, query, exclude, skip, k, rescore, out, scratch, 0);
 }

@@ -247,38 +247,52 @@ static void test_random_agreement(void **state)
 
 /* ---- the AVX2 kernel against the plain C one ---- */
 
+/* Row-major random tables packed into the blocked layout (qindex.h): dots
+ * of both kernels equal the direct int64 sums, the padding rows of the
+ * last block are 0; strides of the reduced scans (32, 64) and a full one
+ * (224), block counts odd and even (the AVX2 kernel takes blocks in
+ * pairs). */
 static void test_kernel_matches_ref(void **state)
 {
     (void)state;
-    const int stride = 224, nrows = 39; /* a tail of 3 beyond the groups of 4 */
-    int8_t *q, *x, *xa;
-    int32_t a[39], b[39];
-    assert_int_equal(posix_memalign((void **)&q, 64, (size_t)nrows * stride), 0);
-    assert_int_equal(posix_memalign((void **)&x, 64, stride), 0);
-    assert_int_equal(posix_memalign((void **)&xa, 64, stride), 0);
+    const int strides[] = {32, 64, 224}, counts[] = {39, 48, 1, 9};
+    int8_t *q, *qb, *x, *xa;
+    int32_t a[48], b[48];
+    assert_int_equal(posix_memalign((void **)&q, 64, (size_t)48 * 224), 0);
+    assert_int_equal(posix_memalign((void **)&qb, 64, (size_t)48 * 224), 0);
+    assert_int_equal(posix_memalign((void **)&x, 64, 224), 0);
+    assert_int_equal(posix_memalign((void **)&xa, 64, 224), 0);
     rng_state = 777;
-    for (int trial = 0; trial < 3; trial++) {
-        for (int i = 0; i < nrows * stride; i++) /* trial 2: the extremes only */
-            q[i] = (int8_t)(trial == 2 ? (rng_u32() & 1 ? 127 : -127)
-                                       : (int)(rng_u32() % 255) - 127);
-        for (int j = 0; j < stride; j++) {
-            x[j] = (int8_t)(trial == 2 ? (rng_u32() & 1 ? 127 : -127)
-                                       : (int)(rng_u32() % 255) - 127);
-            xa[j] = (int8_t)abs(x[j]);
-        }
-        if (trial == 1)
-            memset(x + 100, 0, 50), memset(xa + 100, 0, 50);
-        qindex_dots(a, q, x, xa, nrows, stride);
-        qindex_dots_ref(b, q, x, xa, nrows, stride);
-        for (int r = 0; r < nrows; r++) {
-            int64_t s = 0;
-            for (int j = 0; j < stride; j++)
-                s += (int64_t)q[(size_t)r * stride + j] * x[j];
-            assert_int_equal(b[r], s);
-            assert_int_equal(a[r], s);
-        }
-    }
+    for (int si = 0; si < 3; si++)
+        for (int ci = 0; ci < 4; ci++)
+            for (int trial = 0; trial < 3; trial++) {
+                int stride = strides[si], nrows = counts[ci], nblk = (nrows + 7) / 8;
+                for (int i = 0; i < nrows * stride; i++) /* trial 2: the extremes only */
+                    q[i] = (int8_t)(trial == 2 ? (rng_u32() & 1 ? 127 : -127)
+                                               : (int)(rng_u32() % 255) - 127);
+                for (int j = 0; j < stride; j++) {
+                    x[j] = (int8_t)(trial == 2 ? (rng_u32() & 1 ? 127 : -127)
+                                               : (int)(rng_u32() % 255) - 127);
+                    xa[j] = (int8_t)abs(x[j]);
+                }
+                if (trial == 1)
+                    memset(x + stride / 4, 0, (size_t)stride / 4),
+                        memset(xa + stride / 4, 0, (size_t)stride / 4);
+                qindex_pack(qb, q, nrows, stride);
+                memset(a, 0x55, sizeof(a));
+                memset(b, 0x55, sizeof(b));
+                qindex_dots(a, qb, x, xa, nblk, stride);
+                qindex_dots_ref(b, qb, x, xa, nblk, stride);
+                for (int r = 0; r < nblk * 8; r++) {
+                    int64_t s = 0;
+                    for (int j = 0; j < stride && r < nrows; j++)
+                        s += (int64_t)q[(size_t)r * stride + j] * x[j];
+                    assert_int_equal(b[r], s);
+                    assert_int_equal(a[r], s);
+                }
+            }
     free(q);
+    free(qb);
     free(x);
     free(xa);
 }
@@ -603,6 +617,65 @@ static void test_reduced_quality(void **state)
     free(v);
 }
 
+/* qindex_topk (the AVX2 block scan where built) against qindex_topk_ref
+ * (the plain C scan, row by row): the same rows, order and score bits on
+ * random low-rank rows, full and reduced (r 32, 64), n around the block
+ * of 8 and larger, with and without exclude and skip, k from 1 to past n,
+ * rescore -1, 0 and 32, and duplicated rows (equal scores: ties). */
+static void test_topk_matches_ref(void **state)
+{
+    (void)state;
+    const int ns[] = {1, 2, 7, 8, 9, 15, 16, 17, 24, 250, 1001, 3333};
+    const int ranks[] = {0, 32, 64}, ks[] = {1, 10, 100, 4000}, rescores[] = {-1, 0, 32};
+    const int dim = 80;
+    rng_state = 4242;
+    for (int ni = 0; ni < 12; ni++)
+        for (int ri = 0; ri < 3; ri++) {
+            int n = ns[ni];
+            float *v = low_rank_rows(n, dim, 12, 0.1f, ni & 1);
+            for (int i = 3; i < n; i += 7) /* duplicates: ties broken by row */
+                memcpy(v + (size_t)i * dim, v + (size_t)(i / 2) * dim, dim * sizeof(float));
+            uint8_t *ex = calloc((size_t)n, 1);
+            float *query = low_rank_rows(1, dim, 12, 0.1f, 0);
+            struct cand *a = malloc((size_t)(n + 1) * sizeof(*a));
+            struct cand *b = malloc((size_t)(n + 1) * sizeof(*b));
+            assert_true(ex && a && b);
+            for (int i = 0; i < n; i++)
+                ex[i] = rng_u32() % 20 == 0;
+            struct qindex qx;
+            struct error err = {0};
+            assert_int_equal(ranks[ri] ? qindex_build_reduced(&qx, v, n, dim, ranks[ri], &err)
+                                       : qindex_build(&qx, v, n, dim, &err),
+                             0);
+            void *sa = scratch_for(&qx), *sb = scratch_for(&qx);
+            for (int ki = 0; ki < 4; ki++)
+                for (int si = 0; si < 3; si++)
+                    for (int mode = 0; mode < 3; mode++) {
+                        /* mode 0: nothing left out; 1: exclude; 2: exclude + a skip */
+                        const uint8_t *e = mode ? ex : NULL;
+                        int skip = mode == 2 ? (int)(rng_u32() % (unsigned)n) : -1;
+                        const float *qv = mode == 1 && n > 1 ? v + dim : query;
+                        int ga = qindex_topk(&qx, qv, e, skip, ks[ki], rescores[si], a, sa);
+                        int gb = qindex_topk_ref(&qx, qv, e, skip, ks[ki], rescores[si], b, sb);
+                        assert_int_equal(ga, gb);
+                        assert_true(ga <= ks[ki] && ga <= n);
+                        for (int i = 0; i < ga; i++) {
+                            assert_int_equal(a[i].movie, b[i].movie);
+                            assert_memory_equal(&a[i].score, &b[i].score, sizeof(float));
+                            assert_int_equal(a[i].because, b[i].because);
+                        }
+                    }
+            free(sa);
+            free(sb);
+            qindex_free(&qx);
+            free(v);
+            free(ex);
+            free(query);
+            free(a);
+            free(b);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_random_agreement), cmocka_unit_test(test_kernel_matches_ref),
         cmocka_unit_test(test_eig_known),        cmocka_unit_test(test_reduced_exact_low_rank),
         cmocka_unit_test(test_reduced_fallbacks), cmocka_unit_test(test_reduced_quality),
+        cmocka_unit_test(test_topk_matches_ref),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
