@@ -30,9 +30,9 @@
  * The int8 table is stored in blocks of 8 rows, each block group by group
  * (4 columns of its 8 rows: 32 bytes), so one AVX2 multiply-add sequence
  * per group gives 8 rows' partial dots in 8 lanes, and a whole block's
- * approximate scores are compared with the heap's worst at once: about
- * 1.7x to 2.5x faster than row by row at r = 32, less at r = 64 and none
- * on the full table, which streams from memory (bench/qscan.c).
+ * approximate scores are compared with the heap's worst at once: 1.4x to
+ * 1.9x faster than row by row at r = 32 (medians of 3), less at r = 64
+ * and none on the full table, which streams from memory (bench/qscan.c).
  *
  * struct qindex owns its int8 rows, scales and basis and BORROWS the
  * float rows (they must outlive it). Built once, it is read-only and may
