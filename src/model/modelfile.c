@@ -3,6 +3,7 @@
  * atomic model folders (versiondir.h).
  */
 #include "modelfile.h"
+#include "tensorfile.h"
 #include "../util/fs.h"
 #include "versiondir.h"
 
@@ -71,83 +72,34 @@ static int config_parse(struct model_config *c, const char *s, struct error *err
 /* ------------------------------------------------------------------ */
 /* safetensors                                                          */
 
-static int write_all(FILE *f, const void *p, size_t n)
-{
-    return fwrite(p, 1, n, f) == n ? 0 : -1;
-}
-
 int safetensors_save(const struct model *m, const char *path, struct error *err)
 {
     const struct nn_params *p = &m->params;
-    json_t *hdr = json_object(), *meta = json_object(), *cfg = config_json(&m->cfg);
-    char *text = NULL, *cfg_text = NULL, crc_hex[16];
-    uLong crc = crc32(0L, Z_NULL, 0);
-    size_t off = 0, hlen, pad;
-    unsigned char len8[8];
-    FILE *f = NULL;
-    int rc = ERR_NOMEM;
+    struct tensorfile_tensor *t = calloc((size_t)(p->ntensors ? p->ntensors : 1), sizeof(*t));
+    json_t *cfg = config_json(&m->cfg);
+    char *cfg_text = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    const char *keys[] = {"format", "version", "config"};
+    const char *values[] = {"movierec", "1", cfg_text};
+    int rc;
 
-    if (!hdr || !meta || !cfg)
-        goto fail;
-    for (int i = 0; i < p->ntensors; i++) {
-        const struct nn_tensor *t = &p->tensors[i];
-        json_t *shape = json_array();
-        for (int k = 0; k < t->ndim; k++)
-            json_array_append_new(shape, json_integer(t->shape[k]));
-        json_object_set_new(hdr, t->name,
-                            json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape,
-                                      "data_offsets", (json_int_t)off,
-                                      (json_int_t)(off + t->count * sizeof(float))));
-        crc = crc32(crc, (const Bytef *)(p->data + t->offset), (uInt)(t->count * sizeof(float)));
-        off += t->count * sizeof(float);
-    }
-    cfg_text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!cfg_text)
-        goto fail;
-    snprintf(crc_hex, sizeof(crc_hex), "%08lx", (unsigned long)crc);
-    json_object_set_new(meta, "format", json_string("movierec"));
-    json_object_set_new(meta, "version", json_string("1"));
-    json_object_set_new(meta, "config", json_string(cfg_text));
-    json_object_set_new(meta, "crc32", json_string(crc_hex));
-    json_object_set(hdr, "__metadata__", meta);
-    text = json_dumps(hdr, JSON_COMPACT);
-    if (!text)
-        goto fail;
-    hlen = strlen(text);
-    pad = (8 - hlen % 8) % 8;
-    for (int i = 0; i < 8; i++)
-        len8[i] = (unsigned char)((uint64_t)(hlen + pad) >> (8 * i));
-    f = fopen(path, "wb");
-    if (!f) {
-        rc = error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    if (!t || !cfg_text) {
+        rc = error_set(err, ERR_NOMEM, "out of memory writing '%s'", path);
         goto done;
     }
-    if (write_all(f, len8, 8) || write_all(f, text, hlen) || write_all(f, "        ", pad))
-        goto ioerr;
-    for (int i = 0; i < p->ntensors; i++)
-        if (write_all(f, p->data + p->tensors[i].offset, p->tensors[i].count * sizeof(float)))
-            goto ioerr;
-    if (fflush(f) || fsync(fileno(f)))
-        goto ioerr;
-    if (fclose(f)) {
-        f = NULL;
-        goto ioerr;
+    /* every parameter as F32 in layout order; tensorfile adds the CRC-32 */
+    for (int i = 0; i < p->ntensors; i++) {
+        const struct nn_tensor *nt = &p->tensors[i];
+        t[i].name = nt->name;
+        t[i].dtype = TF_F32;
+        t[i].ndim = nt->ndim;
+        for (int k = 0; k < nt->ndim; k++)
+            t[i].dims[k] = nt->shape[k];
+        t[i].data = p->data + nt->offset;
     }
-    f = NULL;
-    rc = 0;
-    goto done;
-ioerr:
-    rc = error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    goto done;
-fail:
-    rc = error_set(err, ERR_NOMEM, "out of memory writing '%s'", path);
+    rc = tensorfile_write(path, t, p->ntensors, keys, values, 3, err);
 done:
-    if (f)
-        fclose(f);
-    free(text);
+    free(t);
     free(cfg_text);
-    json_decref(hdr);
-    json_decref(meta);
     json_decref(cfg);
     return rc;
 }
@@ -286,20 +238,6 @@ int modelfile_latest(const char *dir, struct error *err)
     return versiondir_latest(dir, err);
 }
 
-static int write_text(const char *path, const char *text, struct error *err)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    if (fputs(text, f) < 0 || fflush(f) || fsync(fileno(f))) {
-        fclose(f);
-        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    if (fclose(f))
-        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    return 0;
-}
-
 int modelfile_save(const char *dir, const struct model *m, const struct vocab *v,
                    const struct modelfile_extra *extra, int nextra, int *version, char *path_out,
                    size_t cap, struct error *err)
@@ -323,7 +261,7 @@ int modelfile_save(const char *dir, const struct model *m, const struct vocab *v
             goto fail;
         }
         snprintf(p, sizeof(p), "%s/%s", tmp, extra[i].name);
-        if ((rc = write_text(p, extra[i].text, err)))
+        if ((rc = fs_write_text(p, extra[i].text, err)))
             goto fail;
     }
     return versiondir_commit(dir, tmp, version, path_out, cap, err);

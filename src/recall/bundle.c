@@ -22,6 +22,8 @@
  */
 #include "bundle.h"
 
+#include "../util/fs.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -87,20 +89,6 @@ static const char *blend_check(const float *t)
         if (!(t[BLEND_NFEAT + k] > 0))
             return "a scale that is not positive";
     return "";
-}
-
-static int write_text(const char *path, const char *text, struct error *err)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    if (fputs(text, f) < 0 || fflush(f) || fsync(fileno(f))) {
-        fclose(f);
-        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    if (fclose(f))
-        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    return 0;
 }
 
 /* The bundle's tables have the vocabulary's sizes and their arrays. */
@@ -217,7 +205,7 @@ int recall_bundle_save(const char *dir, const struct recall_bundle *b, const str
                                (int)(sizeof(keys) / sizeof(keys[0])), err)))
         goto abort;
     snprintf(p, sizeof(p), "%s/meta.json", tmp);
-    if ((rc = write_text(p, meta_json ? meta_json : "{}\n", err)))
+    if ((rc = fs_write_text(p, meta_json ? meta_json : "{}\n", err)))
         goto abort;
     rc = versiondir_commit(dir, tmp, version, path_out, cap, err);
     goto out;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -42,5 +43,19 @@ int fs_fsync_path(const char *path, struct error *err)
         return error_set(err, ERR_IO, "cannot sync '%s': %s", path, strerror(e));
     }
     close(fd);
+    return 0;
+}
+
+int fs_write_text(const char *path, const char *text, struct error *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    if (fputs(text, f) < 0 || fflush(f) || fsync(fileno(f))) {
+        fclose(f);
+        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    if (fclose(f))
+        return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     return 0;
 }

@@ -14,4 +14,7 @@ int fs_mkdir_p(const char *path, struct error *err);
 /* fsync()s a file or a folder (after a rename, for the new entry). */
 int fs_fsync_path(const char *path, struct error *err);
 
+/* Writes text to path (created or truncated) and fsyncs it. */
+int fs_write_text(const char *path, const char *text, struct error *err);
+
 #endif
