@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../recall/pipeline.h"
+#include "../recall/engine.h"
 #include "../store/store.h"
 #include "../util/text.h"
 
@@ -208,4 +208,18 @@ int cli_rec_option(int argc, char **argv, int *i, struct rec_opts *o, char *msg,
     }
     (*i)++;
     return 1;
+}
+
+int cli_engine_open(const struct cli *c, struct store **s, struct engine *e, struct error *err)
+{
+    char models[4200];
+    int rc;
+    if ((rc = cli_store_open(c, s, err)))
+        return rc;
+    cli_path(c, "models", models, sizeof(models));
+    if ((rc = engine_load(e, models, *s, err))) {
+        store_close(*s);
+        *s = NULL;
+    }
+    return rc;
 }

@@ -39,6 +39,11 @@ void cli_db_path(const struct cli *c, char *out, size_t cap);
 struct store;
 int cli_store_open(const struct cli *c, struct store **s, struct error *err);
 
+/* Opens the store and loads the newest models over it (engine.h); on
+ * failure nothing stays open. The caller engine_free()s and closes. */
+struct engine;
+int cli_engine_open(const struct cli *c, struct store **s, struct engine *e, struct error *err);
+
 /* True when argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
 /* Parses a whole non-negative integer option value; returns 0 or -1. */

@@ -80,7 +80,7 @@ int cmd_recommend(struct cli *c, int argc, char **argv)
     int64_t user = -1, n = 10;
     int json = 0, explain = 0, rc = 1, got, genres[32], ngenres = 0;
     const char *genre_list = NULL;
-    char models[4200], msg[256];
+    char msg[256];
     struct error err = {0};
     struct store *s = NULL;
     struct engine e;
@@ -119,13 +119,8 @@ int cmd_recommend(struct cli *c, int argc, char **argv)
     }
     if (user < 1)
         return cli_usage_fail(usage, "which user? (USER_ID is missing)");
-    if (cli_store_open(c, &s, &err))
+    if (cli_engine_open(c, &s, &e, &err))
         return cli_fail_err(&err);
-    cli_path(c, "models", models, sizeof(models));
-    if (engine_load(&e, models, s, &err)) {
-        store_close(s);
-        return cli_fail_err(&err);
-    }
     memset(&ws, 0, sizeof(ws));
     memset(&eu, 0, sizeof(eu));
     if (genre_list && parse_genres(&e.v, genre_list, genres, 32, &ngenres))

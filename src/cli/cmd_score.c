@@ -229,12 +229,8 @@ int cmd_score(struct cli *c, int argc, char **argv)
     if (!label && version == 0 && access(db, F_OK) == 0) {
         /* the ranker, when train has fitted it; else the watch model */
         struct engine e;
-        char models[4200];
         struct error e_err = {0};
-        cli_path(c, "models", models, sizeof(models));
-        if (store_open(&s, db, &err))
-            return cli_fail_err(&err);
-        if (engine_load(&e, models, s, &e_err) == 0) {
+        if (cli_engine_open(c, &s, &e, &e_err) == 0) {
             if (e.b.blend.fitted) {
                 rc = score_ranker(&e, s);
                 engine_free(&e);
@@ -242,9 +238,9 @@ int cmd_score(struct cli *c, int argc, char **argv)
                 return rc;
             }
             engine_free(&e);
+            store_close(s);
+            s = NULL;
         }
-        store_close(s);
-        s = NULL;
     }
     if (!label)
         label = "watch";

@@ -21,7 +21,6 @@ int cmd_similar(struct cli *c, int argc, char **argv)
     int64_t movie = -1, n = 10;
     int json = 0, rc = 1, got, row;
     double beta = REC_SIMILAR_BETA;
-    char models[4200];
     struct error err = {0};
     struct store *s = NULL;
     struct engine e;
@@ -59,13 +58,8 @@ int cmd_similar(struct cli *c, int argc, char **argv)
     }
     if (movie < 1)
         return cli_usage_fail(usage, "which movie? (MOVIE_ID is missing)");
-    if (cli_store_open(c, &s, &err))
+    if (cli_engine_open(c, &s, &e, &err))
         return cli_fail_err(&err);
-    cli_path(c, "models", models, sizeof(models));
-    if (engine_load(&e, models, s, &err)) {
-        store_close(s);
-        return cli_fail_err(&err);
-    }
     memset(&ws, 0, sizeof(ws));
     rec_opts_default(&o);
     row = recommender_row(&e.r, movie);

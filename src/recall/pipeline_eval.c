@@ -140,6 +140,26 @@ static void cand_dense(float *dense, int n, const struct rec_ws *ws)
         dense[ws->cand[i].movie] = ws->cand[i].rank;
 }
 
+/* Method me's scores of every movie in t->dense: its top 20 among the
+ * movies the user has not rated (gone ones and -inf never listed), and
+ * the held-out movie among the sampled negatives. */
+static void score_dense(struct job *j, struct tws *t, enum pe_method me, int held_row)
+{
+    const struct recommender *r = j->r;
+    const int n = r->n;
+    int got;
+    for (int i = 0; i < n; i++)
+        if (r->gone[i])
+            t->dense[i] = -INFINITY;
+    got = recall_topk(t->top, TOPN, t->dense, n, t->rated);
+    while (got > 0 && t->top[got - 1].score == -INFINITY)
+        got--;
+    for (int i = 0; i < got; i++)
+        t->list[i] = (struct rec_item){.movie = t->top[i].movie, .score = t->top[i].score};
+    score_list(&j->s[me], t->list, got, held_row, r, j->covered + (size_t)me * n);
+    sampled_dense(&j->s[me], t->dense, held_row, t->neg, j->o->negatives);
+}
+
 /* u's ratings without the held-out one, as a rec_user over t's arrays */
 static void user_state(const struct dataset *d, int u, int64_t held, int *movie, float *score,
                        int64_t *time, struct rec_user *ru)
@@ -368,11 +388,7 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
                                                         : -INFINITY;
         for (int i = 0; i < nr; i++)
             t->dense[t->movie[i]] = -INFINITY;
-        got = recall_topk(t->top, TOPN, t->dense, n, t->rated);
-        for (int i = 0; i < got; i++)
-            t->list[i] = (struct rec_item){.movie = t->top[i].movie, .score = t->top[i].score};
-        score_list(&j->s[PE_POPULAR], t->list, got, held_row, r, j->covered);
-        sampled_dense(&j->s[PE_POPULAR], t->dense, held_row, t->neg, nneg);
+        score_dense(j, t, PE_POPULAR, held_row);
     }
     /* each channel alone: cold start as the pipeline runs it; item-CF,
      * content and ALS by their exact scores over every movie (the
@@ -420,16 +436,7 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
                 t->dense[i] = sdot;
             }
         }
-        for (int i = 0; i < n; i++)
-            if (r->gone[i])
-                t->dense[i] = -INFINITY;
-        got = recall_topk(t->top, TOPN, t->dense, n, t->rated);
-        while (got > 0 && t->top[got - 1].score == -INFINITY)
-            got--;
-        for (int i = 0; i < got; i++)
-            t->list[i] = (struct rec_item){.movie = t->top[i].movie, .score = t->top[i].score};
-        score_list(&j->s[me], t->list, got, held_row, r, j->covered + (size_t)me * n);
-        sampled_dense(&j->s[me], t->dense, held_row, t->neg, nneg);
+        score_dense(j, t, me, held_row);
     }
     /* the deep model over the whole catalogue */
     {
@@ -438,15 +445,7 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
         for (int i = 0; i < n; i++)
             t->rows[nrow++] = i;
         ranker_score(&r->rk, &t->ws.rw, t->rows, n, t->dense);
-        for (int i = 0; i < n; i++)
-            if (r->gone[i])
-                t->dense[i] = -INFINITY;
-        got = recall_topk(t->top, TOPN, t->dense, n, t->rated);
-        for (int i = 0; i < got; i++)
-            t->list[i] = (struct rec_item){.movie = t->top[i].movie, .score = t->top[i].score};
-        score_list(&j->s[PE_DEEP], t->list, got, held_row, r,
-                   j->covered + (size_t)PE_DEEP * n);
-        sampled_dense(&j->s[PE_DEEP], t->dense, held_row, t->neg, nneg);
+        score_dense(j, t, PE_DEEP, held_row);
     }
     /* the pipeline, ranked by the deep model alone, then by the blend
      * fitted on the other half of the users */
@@ -467,14 +466,7 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
     for (int i = 0; i < n; i++)
         t->rows[i] = i;
     recommender_score_rows(r, &t->ws, &ro, t->rows, n, t->dense);
-    for (int i = 0; i < n; i++)
-        if (r->gone[i])
-            t->dense[i] = -INFINITY;
-    got = recall_topk(t->top, TOPN, t->dense, n, t->rated);
-    for (int i = 0; i < got; i++)
-        t->list[i] = (struct rec_item){.movie = t->top[i].movie, .score = t->top[i].score};
-    score_list(&j->s[PE_RANKER], t->list, got, held_row, r, j->covered + (size_t)PE_RANKER * n);
-    sampled_dense(&j->s[PE_RANKER], t->dense, held_row, t->neg, nneg);
+    score_dense(j, t, PE_RANKER, held_row);
 
     /* similar movies of the latest kept rating */
     {
