@@ -95,6 +95,173 @@ int store_get_user(struct store *s, int64_t id, struct store_user_row *u, struct
 int store_get_movie(struct store *s, int64_t id, struct store_movie_row *m, struct error *err);
 
 /* ------------------------------------------------------------------ */
+/* the web service: accounts, sessions, interests, writes, browsing    */
+/* (store_web.c). Every write is one transaction that also appends to  */
+/* the events table, the input of the next training run.               */
+
+#define STORE_NAME_MAX 64   /* account names: 1..64 bytes of UTF-8, no control chars,
+                             * not beginning or ending with a space */
+#define STORE_TAG_MAX 64    /* a tag: 1..64 bytes of UTF-8, no control chars, white
+                             * space around it trimmed; compared ignoring ASCII case */
+#define STORE_HASH_MAX 256  /* a password hash string (crypto_pwhash_str) */
+
+struct store_account {
+    int64_t id;
+    char name[STORE_NAME_MAX + 1];
+    char gender;          /* 'M', 'F' or 0 */
+    int age;              /* 0 unknown */
+    char occupation[64];  /* "" unknown */
+    char zip[16];         /* "" unknown */
+    int64_t created;      /* unix seconds */
+    int has_password;     /* 0: an imported user nobody can log in as yet */
+};
+
+/* A new account. id: the next free user id (above every imported one).
+ * pwhash NULL or "": none (nobody can log in as it until one is set).
+ * ERR_EXISTS when the name is taken (names compare case-insensitively for
+ * ASCII), ERR_PARSE for a bad field (message says which). */
+int store_account_create(struct store *s, const char *name, const char *pwhash, char gender,
+                         int age, const char *occupation, int64_t now, int64_t *id,
+                         struct error *err);
+/* By name (case-insensitive for ASCII) or id: ERR_NOTFOUND when absent.
+ * pwhash (cap bytes, may be NULL) receives the hash or "" when none. */
+int store_account_by_name(struct store *s, const char *name, struct store_account *a,
+                          char *pwhash, int cap, struct error *err);
+int store_account_get(struct store *s, int64_t id, struct store_account *a, struct error *err);
+/* Personal information; gender 0 / age 0 / "" clear a field. */
+int store_account_update(struct store *s, int64_t id, char gender, int age,
+                         const char *occupation, const char *zip, int64_t now,
+                         struct error *err);
+/* Sets the hash of an existing account (by name): ERR_NOTFOUND. NULL or
+ * "" removes it (nobody can log in as the account). Appends no event. */
+int store_account_set_password(struct store *s, const char *name, const char *pwhash,
+                               struct error *err);
+
+/* Sessions: only a hash (32 bytes) of each token is stored. create:
+ * ERR_NOTFOUND for an unknown user, ERR_EXISTS for a hash already there,
+ * ERR_USAGE when expires <= now. delete: 0 also when there was none. */
+int store_session_create(struct store *s, const unsigned char hash[32], int64_t user,
+                         int64_t now, int64_t expires, struct error *err);
+/* The session's user when it exists and now < expires; else ERR_NOTFOUND. */
+int store_session_user(struct store *s, const unsigned char hash[32], int64_t now,
+                       int64_t *user, struct error *err);
+int store_session_delete(struct store *s, const unsigned char hash[32], struct error *err);
+/* Deletes every expired session; *n (may be NULL) how many. */
+int store_session_purge(struct store *s, int64_t now, int64_t *n, struct error *err);
+
+/* Interest tags: favourite genres (names of genres in the store, matched
+ * ignoring ASCII case and kept in the store's spelling) and free tags.
+ * Set replaces both lists, keeping a repeated item once; ERR_NOTFOUND
+ * names an unknown genre or user, ERR_PARSE a bad tag; at most 32 of
+ * each. */
+enum store_interest { STORE_INTEREST_GENRE = 1, STORE_INTEREST_TAG = 2 };
+typedef int (*store_interest_fn)(void *ctx, enum store_interest kind, const char *value);
+int store_interests_set(struct store *s, int64_t user, const char *const *genres, int ngenres,
+                        const char *const *tags, int ntags, int64_t now, struct error *err);
+/* Genres, then tags, each in the order they were given. */
+int store_interests_get(struct store *s, int64_t user, store_interest_fn fn, void *ctx,
+                        struct error *err);
+
+/* Writes by a user. rate: score 0.5..5 in halves (ERR_PARSE otherwise),
+ * insert or replace; ERR_NOTFOUND for an unknown movie or user. unrate:
+ * ERR_NOTFOUND when there was no rating. tag_add: ERR_PARSE for a bad
+ * tag, ERR_EXISTS when the user already put that tag on that movie.
+ * tag_remove: ERR_NOTFOUND when absent. */
+int store_rate(struct store *s, int64_t user, int64_t movie, double score, int64_t now,
+               struct error *err);
+int store_unrate(struct store *s, int64_t user, int64_t movie, int64_t now, struct error *err);
+int store_tag_add(struct store *s, int64_t user, int64_t movie, const char *tag, int64_t now,
+                  struct error *err);
+int store_tag_remove(struct store *s, int64_t user, int64_t movie, const char *tag,
+                     int64_t now, struct error *err);
+/* One user's rating of one movie: ERR_NOTFOUND when none. */
+int store_rating_get(struct store *s, int64_t user, int64_t movie, double *score,
+                     int64_t *time, struct error *err);
+/* A user's tags (movie 0: on every movie), newest first. */
+typedef int (*store_tag_fn)(void *ctx, int64_t movie, const char *tag, int64_t time);
+int store_user_tags(struct store *s, int64_t user, int64_t movie, store_tag_fn fn, void *ctx,
+                    struct error *err);
+
+/* The events table, oldest first, from id > after: what the next
+ * training run reads. kind: "rate", "unrate", "tag", "untag", "register",
+ * "profile", "interests". */
+struct store_event {
+    int64_t id, time, user, movie; /* movie 0 when none */
+    const char *kind;
+    double score;                  /* rate */
+    const char *tag;               /* tag, untag; "" otherwise */
+};
+typedef int (*store_event_fn)(void *ctx, const struct store_event *e);
+int store_each_event(struct store *s, int64_t after, store_event_fn fn, void *ctx,
+                     struct error *err);
+
+/* Browsing movies. */
+struct store_movie_info {
+    int64_t id;
+    char title[256];
+    int year;                /* 0 unknown */
+    char release_date[16];   /* "" unknown */
+    char genres[256];        /* names joined by '|', in name order */
+    char imdb_id[16];        /* "tt0114709" or "" */
+    char imdb_url[256];      /* "" unknown */
+    int64_t tmdb_id;         /* 0 unknown */
+    char poster_url[256];    /* "" unknown */
+    int64_t nratings;
+    double mean;             /* 0 when no ratings */
+};
+enum store_sort {
+    STORE_SORT_RATING,  /* damped mean: (sum + 10 * 3.0) / (n + 10), best first */
+    STORE_SORT_POPULAR, /* number of ratings, most first */
+    STORE_SORT_YEAR,    /* newest first */
+    STORE_SORT_TITLE,   /* A to Z */
+    STORE_SORT_RELEVANCE /* search only: FTS5's bm25, then most ratings */
+};
+struct store_movie_query {
+    const char *genre;   /* genre name (ASCII case ignored), NULL or "": any */
+    int year_min, year_max; /* 0: no bound */
+    const char *text;    /* search: words of the title (letters and digits;
+                          * anything else separates words, so no FTS5 syntax),
+                          * all must match, each also as a prefix; a word
+                          * nothing matches is replaced by the closest title
+                          * word (edit distance <= 1 for 3..5 letters, <= 2
+                          * longer; ties: the commoner word). No words: no
+                          * results. At most 256 bytes, 32 words. NULL: list */
+    enum store_sort sort;
+    int offset, limit;   /* limit 1..100 */
+};
+/* Movies matching q into out (limit,), *n of them; *total: how many match
+ * in all. ERR_NOTFOUND for an unknown genre; ERR_USAGE for a bad query
+ * (limit, offset < 0, year_min > year_max, relevance without text, text
+ * not UTF-8 or too long). */
+int store_movies_find(struct store *s, const struct store_movie_query *q,
+                      struct store_movie_info *out, int *n, int64_t *total, struct error *err);
+int store_movie_info(struct store *s, int64_t id, struct store_movie_info *out,
+                     struct error *err);
+/* Up to max users who rated the movie >= max(4, min_score): the highest
+ * scores first, then the newest users (highest ids) first, the order of
+ * the partial index of ratings >= 4 by (movie, score), so no sort however
+ * many fans a movie has.
+ * ERR_NOTFOUND for an unknown movie. */
+int store_movie_fans(struct store *s, int64_t movie, double min_score, int64_t *users, int max,
+                     int *n, struct error *err);
+/* A user's rated movies with their ratings, for "my page": TIME newest
+ * first, SCORE best first then newest, TITLE A to Z; offset, limit 1..100
+ * and *total as in store_movies_find(). ERR_NOTFOUND for an unknown user. */
+enum store_rated_sort { STORE_RATED_TIME, STORE_RATED_SCORE, STORE_RATED_TITLE };
+struct store_rated {
+    struct store_movie_info m;
+    double score;
+    int64_t time;
+};
+int store_user_rated(struct store *s, int64_t user, enum store_rated_sort sort, int offset,
+                     int limit, struct store_rated *out, int *n, int64_t *total,
+                     struct error *err);
+/* Every genre name with its number of movies (movies) and the ratings of
+ * those movies (ratings), by name; at most max. */
+int store_genres(struct store *s, struct store_genre_count *out, int max, int *n,
+                 struct error *err);
+
+/* ------------------------------------------------------------------ */
 /* bulk loading                                                        */
 
 struct store_loader;

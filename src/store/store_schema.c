@@ -101,6 +101,46 @@ static const char *const migrations[] = {
     "  INSERT INTO movies_fts(movies_fts, rowid, title) VALUES ('delete', old.id, old.title);"
     "  INSERT INTO movies_fts(rowid, title) VALUES (new.id, new.title);"
     "END;",
+
+    /* 1 -> 2: the web service (store_web.c): sessions, interest tags, the
+     * events the next training run reads, and the indexes its pages use. */
+    "CREATE TABLE sessions ("
+    "  token_hash BLOB PRIMARY KEY,"  /* a hash of the token, never the token */
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX sessions_expires ON sessions(expires);"
+    "CREATE TABLE user_interests ("
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  kind INTEGER NOT NULL,"        /* 1 genre, 2 free tag */
+    "  position INTEGER NOT NULL,"    /* the order they were given in */
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (user_id, kind, position)"
+    ") WITHOUT ROWID;"
+    /* Append-only, without foreign keys so that events outlive what they
+     * name; AUTOINCREMENT so that an id is never reused and a reader's
+     * "after id" stays valid even if old events are pruned. */
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time INTEGER NOT NULL,"
+    "  user_id INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"           /* rate unrate tag untag register profile interests */
+    "  movie_id INTEGER,"
+    "  score REAL,"
+    "  tag TEXT"
+    ");"
+    /* The fans of a movie (who rated it 4 or more). Like every secondary
+     * index the bulk loader drops it for the load and builds it once at the
+     * end: one sort per import. Partial, because a full index by movie
+     * tripled the import time of a 5M-rating set; this one holds about
+     * half of the ratings. */
+    "CREATE INDEX ratings_fans ON ratings(movie_id, score) WHERE score >= 4;"
+    /* Account names are unique ignoring ASCII case; logins look up by it. */
+    "CREATE UNIQUE INDEX users_name_nocase ON users(name COLLATE NOCASE);"
+    /* The title words with how many titles hold each, for the search's
+     * typo tolerance (no storage of its own: it reads movies_fts). */
+    "CREATE VIRTUAL TABLE movies_fts_vocab USING fts5vocab(movies_fts, 'row');",
 };
 
 int store_schema_version(void)

@@ -19,14 +19,9 @@
 #include "../util/fs.h"
 #include "../util/text.h"
 #include "store_schema.h"
+#include "store_sqlite_internal.h"
 
-struct store {
-    sqlite3 *db;
-    int version;       /* user_version found when opened */
-    char buf[2][1024]; /* strings handed out by store_get_* */
-};
-
-static int db_error(struct error *err, sqlite3 *db, const char *what)
+int store_db_error(struct error *err, sqlite3 *db, const char *what)
 {
     int code = sqlite3_errcode(db);
     if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
@@ -39,10 +34,10 @@ static int db_error(struct error *err, sqlite3 *db, const char *what)
     return error_set(err, ERR_DB, "%s: %s", what, sqlite3_errmsg(db));
 }
 
-static int exec(sqlite3 *db, const char *sql, const char *what, struct error *err)
+int store_exec(sqlite3 *db, const char *sql, const char *what, struct error *err)
 {
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return db_error(err, db, what);
+        return store_db_error(err, db, what);
     return 0;
 }
 
@@ -50,10 +45,10 @@ static int get_user_version(sqlite3 *db, int *v, struct error *err)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, db, "cannot read the schema version");
+        return store_db_error(err, db, "cannot read the schema version");
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
-        return db_error(err, db, "cannot read the schema version");
+        return store_db_error(err, db, "cannot read the schema version");
     }
     *v = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
@@ -75,15 +70,15 @@ static int migrate(sqlite3 *db, int *found, struct error *err)
                          v, store_schema_version());
     for (; v < store_schema_version(); v++) {
         char setv[64];
-        if (exec(db, "BEGIN IMMEDIATE", "cannot migrate the store", err))
+        if (store_exec(db, "BEGIN IMMEDIATE", "cannot migrate the store", err))
             return ERR_DB;
         snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", v + 1);
-        if (exec(db, store_schema_migration(v), "cannot migrate the store", err) ||
-            exec(db, setv, "cannot migrate the store", err)) {
+        if (store_exec(db, store_schema_migration(v), "cannot migrate the store", err) ||
+            store_exec(db, setv, "cannot migrate the store", err)) {
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             return ERR_DB;
         }
-        if (exec(db, "COMMIT", "cannot migrate the store", err))
+        if (store_exec(db, "COMMIT", "cannot migrate the store", err))
             return ERR_DB;
     }
     return 0;
@@ -106,8 +101,8 @@ int store_open(struct store **out, const char *path, struct error *err)
     }
     sqlite3_busy_timeout(s->db, 5000);
     sqlite3_extended_result_codes(s->db, 1);
-    if (exec(s->db, "PRAGMA journal_mode = WAL", "cannot open the store", err) ||
-        exec(s->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL",
+    if (store_exec(s->db, "PRAGMA journal_mode = WAL", "cannot open the store", err) ||
+        store_exec(s->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL",
              "cannot open the store", err))
         goto fail;
     if (migrate(s->db, &s->version, err))
@@ -125,6 +120,7 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    store_web_close(s);
     sqlite3_close(s->db);
     free(s);
 }
@@ -138,10 +134,10 @@ static int query_i64(sqlite3 *db, const char *sql, int64_t *out, struct error *e
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, db, "cannot read the store");
+        return store_db_error(err, db, "cannot read the store");
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
-        return db_error(err, db, "cannot read the store");
+        return store_db_error(err, db, "cannot read the store");
     }
     *out = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -171,7 +167,7 @@ int store_rating_histogram(struct store *s, int64_t hist[10], struct error *err)
     if (sqlite3_prepare_v2(s->db,
                            "SELECT CAST(round(score * 2) AS INTEGER), count(*) FROM ratings GROUP BY 1",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, s->db, "cannot read ratings");
+        return store_db_error(err, s->db, "cannot read ratings");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int k = sqlite3_column_int(st, 0);
         if (k >= 1 && k <= 10)
@@ -179,7 +175,7 @@ int store_rating_histogram(struct store *s, int64_t hist[10], struct error *err)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return db_error(err, s->db, "cannot read ratings");
+        return store_db_error(err, s->db, "cannot read ratings");
     return 0;
 }
 
@@ -196,7 +192,7 @@ int store_top_genres(struct store *s, struct store_genre_count *out, int max, in
 
     *n = 0;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, s->db, "cannot read genres");
+        return store_db_error(err, s->db, "cannot read genres");
     sqlite3_bind_int(st, 1, max);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -207,7 +203,7 @@ int store_top_genres(struct store *s, struct store_genre_count *out, int max, in
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return db_error(err, s->db, "cannot read genres");
+        return store_db_error(err, s->db, "cannot read genres");
     return 0;
 }
 
@@ -218,7 +214,7 @@ int store_meta_get(struct store *s, const char *key, char *out, int cap, struct 
 
     out[0] = '\0';
     if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, s->db, "cannot read meta");
+        return store_db_error(err, s->db, "cannot read meta");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -228,7 +224,7 @@ int store_meta_get(struct store *s, const char *key, char *out, int cap, struct 
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_error(err, s->db, "cannot read meta");
+        return store_db_error(err, s->db, "cannot read meta");
     return 0;
 }
 
@@ -270,7 +266,7 @@ static int scan(struct store *s, const char *sql, int (*row)(sqlite3_stmt *, voi
     sqlite3_stmt *st;
     int rc, stop = 0;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, s->db, "cannot read the store");
+        return store_db_error(err, s->db, "cannot read the store");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if ((stop = row(st, fn, ctx)))
             break;
@@ -278,7 +274,7 @@ static int scan(struct store *s, const char *sql, int (*row)(sqlite3_stmt *, voi
     if (stop)
         return stop;
     if (rc != SQLITE_DONE)
-        return db_error(err, s->db, "cannot read the store");
+        return store_db_error(err, s->db, "cannot read the store");
     return 0;
 }
 
@@ -331,7 +327,7 @@ int store_user_ratings(struct store *s, int64_t user, store_rating_fn fn, void *
                            "SELECT user_id, movie_id, score, time FROM ratings WHERE user_id = ? "
                            "ORDER BY movie_id",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, s->db, "cannot read ratings");
+        return store_db_error(err, s->db, "cannot read ratings");
     sqlite3_bind_int64(st, 1, user);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if ((stop = rating_cb(st, (void *)fn, ctx)))
@@ -340,7 +336,7 @@ int store_user_ratings(struct store *s, int64_t user, store_rating_fn fn, void *
     if (stop)
         return stop;
     if (rc != SQLITE_DONE)
-        return db_error(err, s->db, "cannot read ratings");
+        return store_db_error(err, s->db, "cannot read ratings");
     return 0;
 }
 
@@ -359,7 +355,7 @@ int store_get_user(struct store *s, int64_t id, struct store_user_row *u, struct
     int rc;
     snprintf(sql, sizeof(sql), "%s WHERE id = ?", user_sql);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, s->db, "cannot read users");
+        return store_db_error(err, s->db, "cannot read users");
     sqlite3_bind_int64(st, 1, id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -371,7 +367,7 @@ int store_get_user(struct store *s, int64_t id, struct store_user_row *u, struct
         return 0;
     if (rc == SQLITE_DONE)
         return error_set(err, ERR_NOTFOUND, "no user %lld", (long long)id);
-    return db_error(err, s->db, "cannot read users");
+    return store_db_error(err, s->db, "cannot read users");
 }
 
 int store_get_movie(struct store *s, int64_t id, struct store_movie_row *m, struct error *err)
@@ -381,7 +377,7 @@ int store_get_movie(struct store *s, int64_t id, struct store_movie_row *m, stru
     int rc;
     snprintf(sql, sizeof(sql), "%s WHERE m.id = ?", movie_sql);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, s->db, "cannot read movies");
+        return store_db_error(err, s->db, "cannot read movies");
     sqlite3_bind_int64(st, 1, id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -394,7 +390,7 @@ int store_get_movie(struct store *s, int64_t id, struct store_movie_row *m, stru
         return 0;
     if (rc == SQLITE_DONE)
         return error_set(err, ERR_NOTFOUND, "no movie %lld", (long long)id);
-    return db_error(err, s->db, "cannot read movies");
+    return store_db_error(err, s->db, "cannot read movies");
 }
 
 /* ------------------------------------------------------------------ */
@@ -504,7 +500,7 @@ static void remove_tmp(const char *tmp)
 static int prepare(struct store_loader *l, sqlite3_stmt **st, const char *sql, struct error *err)
 {
     if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
-        return db_error(err, l->db, "cannot prepare the import");
+        return store_db_error(err, l->db, "cannot prepare the import");
     return 0;
 }
 
@@ -522,7 +518,7 @@ static int drop_secondary(struct store_loader *l, struct error *err)
                            "SELECT name, sql, type FROM sqlite_master"
                            " WHERE type IN ('index', 'trigger') AND sql IS NOT NULL",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, l->db, "cannot list indexes");
+        return store_db_error(err, l->db, "cannot list indexes");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < MAX_INDEXES) {
         names[n] = strdup((const char *)sqlite3_column_text(st, 0));
         l->index_sql[n] = strdup((const char *)sqlite3_column_text(st, 1));
@@ -536,7 +532,7 @@ static int drop_secondary(struct store_loader *l, struct error *err)
             fail = error_set(err, ERR_NOMEM, "out of memory");
         if (!fail) {
             snprintf(drop, sizeof(drop), "DROP %s \"%s\"", types[i], names[i]);
-            fail = exec(l->db, drop, "cannot prepare the import", err);
+            fail = store_exec(l->db, drop, "cannot prepare the import", err);
         }
         free(names[i]);
         free(types[i]);
@@ -675,7 +671,7 @@ static void *writer_main(void *arg)
         int rc = sqlite3_step(l->ins_rating);
         struct error e;
         if (rc != SQLITE_DONE)
-            db_error(&e, l->db, "cannot write ratings");
+            store_db_error(&e, l->db, "cannot write ratings");
         sqlite3_reset(l->ins_rating);
 
         pthread_mutex_lock(&l->mu);
@@ -795,7 +791,7 @@ int store_loader_begin(struct store_loader **out, const char *db_path, struct er
     }
     sqlite3_extended_result_codes(l->db, 1);
     /* Nothing here needs a journal: until the rename the file is only a draft. */
-    if (exec(l->db,
+    if (store_exec(l->db,
              "PRAGMA page_size = 16384; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
              "PRAGMA locking_mode = EXCLUSIVE;"
              "PRAGMA cache_size = -262144; PRAGMA foreign_keys = OFF; PRAGMA threads = 2;"
@@ -805,7 +801,7 @@ int store_loader_begin(struct store_loader **out, const char *db_path, struct er
         migrate(l->db, &found, err) || drop_secondary(l, err))
         goto fail;
     if (sqlite3_create_module(l->db, "import_batch", &batch_module, l) != SQLITE_OK) {
-        db_error(err, l->db, "cannot prepare the import");
+        store_db_error(err, l->db, "cannot prepare the import");
         goto fail;
     }
     l->bat[0] = malloc(sizeof(*l->bat[0]));
@@ -830,7 +826,7 @@ int store_loader_begin(struct store_loader **out, const char *db_path, struct er
                 err) ||
         prepare(l, &l->ins_meta, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", err))
         goto fail;
-    if (exec(l->db, "BEGIN", "cannot start the import", err) || writer_start(l, err))
+    if (store_exec(l->db, "BEGIN", "cannot start the import", err) || writer_start(l, err))
         goto fail;
     *out = l;
     return 0;
@@ -867,7 +863,7 @@ static int step_insert(struct store_loader *l, sqlite3_stmt *st, struct error *e
         return 0;
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return error_set(err, ERR_PARSE, "%s", sqlite3_errmsg(l->db));
-    return db_error(err, l->db, "cannot write the store");
+    return store_db_error(err, l->db, "cannot write the store");
 }
 
 int store_loader_user(struct store_loader *l, const struct loader_user *u, struct error *err)
@@ -1015,7 +1011,7 @@ static int go_unsorted(struct store_loader *l, struct error *err)
     if (flush_ratings(l, err) || writer_wait(l, err))
         return ERR_DB;
     if (sqlite3_prepare_v2(l->db, "SELECT user_id, movie_id FROM ratings", -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, l->db, "cannot read ratings");
+        return store_db_error(err, l->db, "cannot read ratings");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (intset_add(&l->pairs, (sqlite3_column_int64(st, 0) << 31) | sqlite3_column_int64(st, 1)) < 0) {
             sqlite3_finalize(st);
@@ -1023,7 +1019,7 @@ static int go_unsorted(struct store_loader *l, struct error *err)
         }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return db_error(err, l->db, "cannot read ratings");
+        return store_db_error(err, l->db, "cannot read ratings");
     return 0;
 }
 
@@ -1135,7 +1131,7 @@ static int write_movie_stats(struct store_loader *l, struct error *err)
     if (sqlite3_prepare_v2(l->db,
                            "INSERT INTO movie_stats (movie_id, ratings, score_sum) VALUES (?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_error(err, l->db, "cannot write movie stats");
+        return store_db_error(err, l->db, "cannot write movie stats");
     for (size_t i = 0; i < l->st_cap; i++) {
         if (!l->st_n[i])
             continue;
@@ -1144,7 +1140,7 @@ static int write_movie_stats(struct store_loader *l, struct error *err)
         sqlite3_bind_double(st, 3, l->st_sum[i]);
         if (sqlite3_step(st) != SQLITE_DONE) {
             sqlite3_finalize(st);
-            return db_error(err, l->db, "cannot write movie stats");
+            return store_db_error(err, l->db, "cannot write movie stats");
         }
         sqlite3_reset(st);
     }
@@ -1163,16 +1159,16 @@ int store_loader_finish(struct store_loader *l, struct error *err)
         write_movie_stats(l, err))
         goto fail;
     writer_stop(l); /* every batch is in; the connection is ours alone now */
-    if (exec(l->db, "INSERT INTO movies_fts(movies_fts) VALUES ('rebuild')",
+    if (store_exec(l->db, "INSERT INTO movies_fts(movies_fts) VALUES ('rebuild')",
              "cannot build the title index", err) ||
-        exec(l->db, "COMMIT", "cannot finish the import", err))
+        store_exec(l->db, "COMMIT", "cannot finish the import", err))
         goto fail;
     for (int i = 0; i < l->nindex; i++)
-        if (exec(l->db, l->index_sql[i], "cannot build the indexes", err))
+        if (store_exec(l->db, l->index_sql[i], "cannot build the indexes", err))
             goto fail;
-    if (exec(l->db, "PRAGMA ignore_check_constraints = OFF; PRAGMA analysis_limit = 2000; ANALYZE",
+    if (store_exec(l->db, "PRAGMA ignore_check_constraints = OFF; PRAGMA analysis_limit = 2000; ANALYZE",
              "cannot analyze the store", err) ||
-        exec(l->db, "PRAGMA locking_mode = NORMAL; PRAGMA journal_mode = WAL",
+        store_exec(l->db, "PRAGMA locking_mode = NORMAL; PRAGMA journal_mode = WAL",
              "cannot finish the import", err))
         goto fail;
     {
@@ -1184,7 +1180,7 @@ int store_loader_finish(struct store_loader *l, struct error *err)
         l->ins_rating = l->ins_tag = l->ins_meta = NULL;
     }
     if (sqlite3_close(l->db) != SQLITE_OK) {
-        rc = db_error(err, l->db, "cannot close the new store");
+        rc = store_db_error(err, l->db, "cannot close the new store");
         goto fail;
     }
     l->db = NULL;
