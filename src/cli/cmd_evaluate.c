@@ -49,7 +49,7 @@ static void print_blend(const struct pe_result *r)
 {
     static const char *const names[BLEND_NFEAT] = {
         "deep", "als", "itemcf", "content", "pop", "z-deep", "z-als", "z-itemcf", "z-content",
-        "last-itemcf", "last-cos"};
+        "last-itemcf", "last-cos", "genre"};
     for (int f = 0; f < 2; f++) {
         printf("blend fitted on half %d:", f + 1);
         for (int k = 0; k < BLEND_NFEAT; k++)

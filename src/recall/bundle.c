@@ -77,6 +77,22 @@ static void blend_unpack(struct rec_blend *bl, const float *t)
     bl->bias = t[3 * BLEND_NFEAT + 1];
 }
 
+/* A packed blend of BLEND_NFEAT - 1 features (the last one new) as one
+ * of BLEND_NFEAT: the new feature gets mean 0, scale 1, weight 0. */
+static void blend_widen(const float *old, float *t)
+{
+    const int K = BLEND_NFEAT - 1;
+    memset(t, 0, 4 * BLEND_NFEAT * sizeof(*t));
+    for (int k = 0; k < K; k++) {
+        t[k] = old[k];
+        t[BLEND_NFEAT + k] = old[K + k];
+        t[2 * BLEND_NFEAT + k] = old[2 * K + k];
+    }
+    t[BLEND_NFEAT + K] = 1;
+    t[3 * BLEND_NFEAT] = old[3 * K];
+    t[3 * BLEND_NFEAT + 1] = old[3 * K + 1];
+}
+
 /* "" when t is a valid packed blend, else what is wrong. */
 static const char *blend_check(const float *t)
 {
@@ -328,12 +344,24 @@ static int load_tables(struct loader *l, const struct vocab *v, struct recall_bu
     const float *auser = sim ? need(l, "als.user", TF_F32, 2, UF, &rc) : NULL;
     const float *aitem = auser ? need(l, "als.item", TF_F32, 2, MF, &rc) : NULL;
     const int *top = aitem ? need(l, "group_top", TF_I32, 2, GK, &rc) : NULL;
-    int64_t AO[1] = {4}, BL[2] = {4, BLEND_NFEAT};
+    int64_t AO[1] = {4}, BL[2] = {4, -1}, BL2[2] = {4, -1};
     const float *aopts = top ? need(l, "als.opts", TF_F32, 1, AO, &rc) : NULL;
     const float *blend = aopts ? need(l, "ranker.blend", TF_F32, 2, BL, &rc) : NULL;
-    const float *preb = blend ? need(l, "ranker.pre", TF_F32, 2, BL, &rc) : NULL;
+    const float *preb = blend ? need(l, "ranker.pre", TF_F32, 2, BL2, &rc) : NULL;
     if (!preb)
         return rc;
+    /* bundles from before BLEND_GENRE have one feature less: it gets weight 0 */
+    float blend_new[4 * BLEND_NFEAT], pre_new[4 * BLEND_NFEAT];
+    if (BL[1] != BL2[1] || (BL[1] != BLEND_NFEAT && BL[1] != BLEND_NFEAT - 1))
+        return error_set(l->err, ERR_FORMAT,
+                         "'%s': the ranker has %lld and %lld features; this movierec knows %d",
+                         l->path, (long long)BL[1], (long long)BL2[1], BLEND_NFEAT);
+    if (BL[1] == BLEND_NFEAT - 1) {
+        blend_widen(blend, blend_new);
+        blend_widen(preb, pre_new);
+        blend = blend_new;
+        preb = pre_new;
+    }
     if (UF[1] != MF[1])
         return error_set(l->err, ERR_FORMAT,
                          "'%s': ALS user factors have %lld numbers, item factors %lld", l->path,

@@ -52,6 +52,9 @@ enum blend_feature {
     BLEND_ZCONTENT,
     BLEND_LASTCF,   /* item-CF similarity to the latest movie alone */
     BLEND_LASTCOS,  /* tower-vector cosine with the latest movie alone */
+    BLEND_GENRE,    /* the movie's genres in the user's genre preference (recent
+                     * movies by recency and score, and interest tags), weighed
+                     * by how few ratings the user has (pipeline.c) */
     BLEND_NFEAT
 };
 

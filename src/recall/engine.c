@@ -12,6 +12,12 @@ enum { L_MODEL = 1, L_BUNDLE = 2, L_REC = 4 };
 
 int engine_load(struct engine *e, const char *models_dir, struct store *s, struct error *err)
 {
+    return engine_load_at(e, models_dir, s, 0, 0, err);
+}
+
+int engine_load_at(struct engine *e, const char *models_dir, struct store *s, int watch_version,
+                   int recall_version, struct error *err)
+{
     char dir[4200];
     int64_t *ids = NULL;
     struct movie_feat *mf = NULL;
@@ -19,11 +25,11 @@ int engine_load(struct engine *e, const char *models_dir, struct store *s, struc
 
     memset(e, 0, sizeof(*e));
     snprintf(dir, sizeof(dir), "%s/watch", models_dir);
-    if ((rc = modelfile_load(dir, 0, &e->m, &e->v, &e->model_version, err)))
+    if ((rc = modelfile_load(dir, watch_version, &e->m, &e->v, &e->model_version, err)))
         return rc;
     e->loaded |= L_MODEL;
     snprintf(dir, sizeof(dir), "%s/recall", models_dir);
-    if ((rc = recall_bundle_load(dir, 0, &e->v, &e->b, &e->recall_version, err)))
+    if ((rc = recall_bundle_load(dir, recall_version, &e->v, &e->b, &e->recall_version, err)))
         goto fail;
     e->loaded |= L_BUNDLE;
     if ((rc = feat_load_movies(s, &e->v, &ids, &mf, &n, err)))

@@ -26,6 +26,10 @@ struct engine {
 /* models_dir: <home>/models. ERR_NOTFOUND (with a hint to train) when a
  * model or the recall bundle is missing. */
 int engine_load(struct engine *e, const char *models_dir, struct store *s, struct error *err);
+/* The same with given versions of the watch model and the recall bundle
+ * (0: the newest). The server uses it to fall back to older versions. */
+int engine_load_at(struct engine *e, const char *models_dir, struct store *s, int watch_version,
+                   int recall_version, struct error *err);
 void engine_free(struct engine *e);
 
 /* One user's state read from the store: features and every rating, as

@@ -50,6 +50,7 @@ void rec_opts_default(struct rec_opts *o)
     o->recent_min = 0.0f;
     o->recent_decay = 0.6f;
     o->genre_cap = 5;
+    o->genre_floor = 3;
     o->only = -1;
     o->prerank = 200;
 }
@@ -238,6 +239,7 @@ int rec_ws_alloc(struct rec_ws *ws, const struct recommender *r, const struct re
     ws->liked_score = malloc((size_t)ws->capliked * sizeof(*ws->liked_score));
     ws->profile = malloc((size_t)r->emb.dim * sizeof(float) + 1);
     ws->ufac = malloc((size_t)f * sizeof(float) + 1);
+    ws->gpref = malloc((size_t)r->ngenres * sizeof(float) + 1);
     ws->fold = malloc(((size_t)f * f + (size_t)ALS_FOLD_CHUNK * f) * sizeof(float) + 1);
     ws->qscratch = aligned_alloc(64, ((qs > qa ? qs : qa) + 63) / 64 * 64 + 64);
     ws->fold_movie = malloc((size_t)FOLD_MAX * sizeof(int));
@@ -245,7 +247,7 @@ int rec_ws_alloc(struct rec_ws *ws, const struct recommender *r, const struct re
     if (!ws->mark || !ws->cand || !ws->cand2 || !ws->rows || !ws->used || !ws->prob ||
         !ws->feat || !ws->feat2 || !ws->acc || !ws->tmp || !ws->liked || !ws->liked_w ||
         !ws->liked_score || !ws->profile || !ws->ufac || !ws->fold || !ws->qscratch ||
-        !ws->fold_movie || !ws->fold_score) {
+        !ws->fold_movie || !ws->fold_score || !ws->gpref) {
         rec_ws_free(ws);
         return error_set(err, ERR_NOMEM, "out of memory for a recommendation's scratch");
     }
@@ -271,6 +273,7 @@ void rec_ws_free(struct rec_ws *ws)
     free(ws->liked_score);
     free(ws->profile);
     free(ws->ufac);
+    free(ws->gpref);
     free(ws->fold);
     free(ws->qscratch);
     free(ws->fold_movie);
@@ -321,6 +324,61 @@ static void pick_liked(const struct rec_opts *o, const struct rec_user *u, struc
         }
     for (int i = 0; i < ws->nliked; i++, w *= o->recent_decay)
         ws->liked_w[i] = w;
+}
+
+#define REC_FEW 5 /* ratings up to which a user is a newcomer (genre_affinity) */
+
+/* The user's genre preference: the genres of the recent movies by their
+ * recency weight and score (a 5 counts 1, a 1 counts 0.2), each movie's
+ * weight shared among its genres, and the interest tags, each half of the
+ * whole when both are there. Sums to 1, or is all 0 for a user with
+ * neither. */
+static void genre_pref(const struct recommender *r, const struct rec_user *u, struct rec_ws *ws)
+{
+    const int G = r->ngenres;
+    double from_r = 0, from_i = 0;
+    float *p = ws->gpref;
+    memset(p, 0, (size_t)G * sizeof(*p));
+    ws->few = u->n <= REC_FEW ? 1.0f : (float)REC_FEW / (float)u->n;
+    for (int i = 0; i < ws->nliked; i++) {
+        const int *gs = r->mf[ws->liked[i]].genres;
+        int ng = 0;
+        float w = ws->liked_w[i] * ws->liked_score[i] / 5.0f;
+        for (int k = 0; k < FEAT_MAX_GENRES && gs[k] >= 0; k++)
+            ng += gs[k] > 0 && gs[k] < G;
+        for (int k = 0; k < FEAT_MAX_GENRES && gs[k] >= 0; k++)
+            if (gs[k] > 0 && gs[k] < G)
+                p[gs[k]] += w / (float)ng;
+        from_r += ng ? w : 0;
+    }
+    for (int i = 0; i < u->ngenres; i++)
+        if (u->genres[i] > 0 && u->genres[i] < G)
+            from_i += 1;
+    for (int g = 0; g < G; g++)
+        p[g] = from_r > 0 ? p[g] / (float)from_r * (from_i > 0 ? 0.5f : 1.0f) : 0.0f;
+    for (int i = 0; i < u->ngenres; i++)
+        if (u->genres[i] > 0 && u->genres[i] < G)
+            p[u->genres[i]] += (float)(1.0 / from_i) * (from_r > 0 ? 0.5f : 1.0f);
+}
+
+/* How much of the user's genre preference the movie's genres hold, over
+ * the square root of their number (a movie of six genres is not six
+ * times as much to someone's taste), times how little else is known of
+ * the user: 1 up to REC_FEW ratings, then REC_FEW / ratings. Measured
+ * (docs/EVALUATION.md): for a user with a long history the other
+ * features say it all and a plain genre feature did not help; for a
+ * newcomer it is much of what there is (the blend is fitted on both). */
+static float genre_affinity(const struct recommender *r, const struct rec_ws *ws, int m)
+{
+    const int *gs = r->mf[m].genres;
+    float s = 0;
+    int ng = 0;
+    for (int k = 0; k < FEAT_MAX_GENRES && gs[k] >= 0; k++)
+        if (gs[k] > 0 && gs[k] < r->ngenres) {
+            s += ws->gpref[gs[k]];
+            ng++;
+        }
+    return ng ? s / sqrtf((float)ng) * ws->few : 0.0f;
 }
 
 static void mark_rated(const struct recommender *r, const struct rec_user *u, struct rec_ws *ws)
@@ -617,6 +675,7 @@ static void row_features(const struct recommender *r, const struct rec_ws *ws, i
                 x[BLEND_LASTCF] = sims[t];
         x[BLEND_LASTCOS] = approx_dot(&ws->qp_last, m);
     }
+    x[BLEND_GENRE] = genre_affinity(r, ws, m);
     for (int k = 0; k < REC_NZ; k++)
         x[BLEND_ZDEEP + k] = (x[k] - ws->zmu[k]) / ws->zsd[k];
 }
@@ -791,27 +850,42 @@ static int closest_liked(const struct recommender *r, const struct rec_ws *ws, i
  * the candidates
  * cannot fill a block that way, the best ones left fill it. cap 0: the
  * order as it is. */
-static int take_capped(const struct recommender *r, struct rec_ws *ws, int cap,
-                       struct rec_item *out, int n)
+static int has_genre(const struct recommender *r, int row, int g)
+{
+    const int *gs = r->mf[row].genres;
+    for (int k = 0; k < FEAT_MAX_GENRES && gs[k] >= 0; k++)
+        if (gs[k] == g)
+            return 1;
+    return 0;
+}
+
+/* The list in pages of 10 from the sorted candidates: at most cap movies
+ * of one genre per page (0: no cap), and at least floor of genre fav
+ * (fav 0: none) when there are such candidates, each page in rank order. */
+static int take_capped(const struct recommender *r, struct rec_ws *ws, int cap, int fav,
+                       int floor, struct rec_item *out, int n)
 {
     int got = 0;
     uint8_t *used = ws->used;
-    if (cap <= 0) {
+    if (cap <= 0 && fav <= 0) {
         for (; got < n && got < ws->ncand; got++)
             out[got] = ws->cand[got];
         return got;
     }
+    if (cap <= 0)
+        cap = 10;
     memset(used, 0, (size_t)ws->ncand);
     while (got < n && got < ws->ncand) {
-        int cnt[256] = {0}, end = got + 10 < n ? got + 10 : n;
+        int cnt[256] = {0}, start = got, end = got + 10 < n ? got + 10 : n;
         int lim = (cap * (end - got) + 9) / 10; /* a shorter page: its share */
-        for (int pass = 0; pass < 2; pass++)
-            for (int i = 0; i < ws->ncand && got < end; i++) {
+        int want = fav > 0 ? (floor * (end - got) + 9) / 10 : 0;
+        for (int pass = fav > 0 ? -1 : 0; pass < 2; pass++)
+            for (int i = 0; i < ws->ncand && got < end && (pass >= 0 || want > 0); i++) {
                 const int *gs = r->mf[ws->cand[i].movie].genres;
                 int ok = 1;
-                if (used[i])
+                if (used[i] || (pass < 0 && !has_genre(r, ws->cand[i].movie, fav)))
                     continue;
-                for (int k = 0; pass == 0 && k < FEAT_MAX_GENRES && gs[k] >= 0; k++)
+                for (int k = 0; pass <= 0 && k < FEAT_MAX_GENRES && gs[k] >= 0; k++)
                     if (gs[k] > 0 && gs[k] < 256 && cnt[gs[k]] >= lim)
                         ok = 0;
                 if (!ok)
@@ -821,9 +895,26 @@ static int take_capped(const struct recommender *r, struct rec_ws *ws, int cap,
                         cnt[gs[k]]++;
                 used[i] = 1;
                 out[got++] = ws->cand[i];
+                want -= pass < 0;
             }
+        if (fav > 0) /* the floor's picks back in rank order */
+            qsort(out + start, (size_t)(got - start), sizeof(*out), cmp_item);
     }
     return got;
+}
+
+/* The genre a newcomer's list keeps a floor of: their strongest genre
+ * preference when they are a newcomer (<= 2 * REC_FEW ratings, or only
+ * interest tags) and it holds at least a third of the preference; else 0. */
+static int floor_genre(const struct recommender *r, const struct rec_ws *ws)
+{
+    int best = 0;
+    if (ws->few < 0.5f)
+        return 0;
+    for (int g = 1; g < r->ngenres; g++)
+        if (ws->gpref[g] > ws->gpref[best])
+            best = g;
+    return ws->gpref[best] >= 1.0f / 3 ? best : 0;
 }
 
 int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const struct rec_opts *o,
@@ -841,6 +932,7 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
     mark_rated(r, u, ws);
     pick_liked(o, u, ws);
     make_profile(r, ws);
+    genre_pref(r, u, ws);
     if (u->n == 0 || user_factor(r, u, ws))
         memset(ws->ufac, 0, (size_t)r->b->als.f * sizeof(*ws->ufac));
     t1 = now_ms();
@@ -866,11 +958,25 @@ int recommender_recommend(const struct recommender *r, struct rec_ws *ws, const 
         unmark(r, u, ws);
         return -rc;
     }
-    if (o->only < 0)
-        rank(r, o, u, ws);
+    if (o->only < 0) {
+        /* A user with nothing but interest tags: the deep model and the
+         * blend know nothing of them (no ratings), while the cold-start
+         * channel's order is what they asked for — popular in their
+         * genres, then in their group. Keep that order; the deep model
+         * still gives each movie its probability. */
+        int cold_only = ws->nliked == 0 && u->ngenres > 0;
+        struct rec_opts o2 = *o;
+        if (cold_only)
+            o2.prerank = 0; /* rank() keeps every candidate in its place */
+        rank(r, &o2, u, ws);
+        for (int i = 0; cold_only && i < ws->ncand; i++)
+            ws->cand[i].rank = (float)(ws->ncand - i);
+    }
     t = now_ms();
     qsort(ws->cand, (size_t)ws->ncand, sizeof(*ws->cand), cmp_item);
-    got = take_capped(r, ws, o->only < 0 ? o->genre_cap : 0, out, n);
+    got = take_capped(r, ws, o->only < 0 ? o->genre_cap : 0,
+                      o->only < 0 && o->genre_floor > 0 ? floor_genre(r, ws) : 0, o->genre_floor,
+                      out, n);
     for (int i = 0; i < got; i++) {
         if (out[i].reason == REASON_CONTENT)
             out[i].because = closest_liked(r, ws, out[i].movie);

@@ -71,6 +71,10 @@ struct rec_opts {
     int genre_cap;            /* at most this many movies of one genre per 10 of the
                                * list (a list of 5: half as many, rounded up);
                                * 0 = no cap; default 5 */
+    int genre_floor;          /* a newcomer (few ratings, or only interest tags) whose
+                               * preference leans to one genre gets at least this many
+                               * of it per 10 when there are candidates; 0 = none;
+                               * default 3 */
     int only;                 /* -1 (default): every channel + ranking; a channel:
                                * that channel alone in its own order (evaluation) */
     const struct rec_blend *blend; /* the ranker's blend; NULL (default): the bundle's.
@@ -172,6 +176,8 @@ struct rec_ws {
     int nrows;
     float *profile;       /* (tower,) */
     float *ufac;          /* (F,) */
+    float *gpref;         /* (ngenres,) the user's genre preference, sums to 1 or 0 */
+    float few;            /* 1 for a user with few ratings, towards 0 with many */
     float *fold;          /* fold-in scratch */
     void *qscratch;
     int *fold_movie;      /* (ratings) */

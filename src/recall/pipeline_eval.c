@@ -18,6 +18,7 @@
 
 static const char *const method_names[PE_NMETHODS] = {
     "popularity", "itemcf", "embed", "als", "cold", "deep", "pipeline-deep", "pipeline", "ranker",
+    "pipeline-new",
     "similar-deep", "similar-itemcf", "similar-blend"};
 
 const char *pe_method_name(enum pe_method m)
@@ -180,7 +181,30 @@ static void user_state(const struct dataset *d, int u, int64_t held, int *movie,
     ru->time = time;
 }
 
-/* One pass over the users: every kept candidate's features and label. */
+/* The user as a newcomer: only their k latest ratings (by time) and an id
+ * the model does not know. Reorders the state's arrays. */
+static void as_newcomer(struct rec_user *ru, int *movie, float *score, int64_t *time, int k)
+{
+    int n = ru->n < k ? ru->n : k;
+    for (int i = 0; i < n; i++) { /* selection of the latest k */
+        int best = i;
+        for (int j = i + 1; j < ru->n; j++)
+            if (time[j] > time[best] || (time[j] == time[best] && movie[j] > movie[best]))
+                best = j;
+        int m = movie[i];
+        float s = score[i];
+        int64_t t = time[i];
+        movie[i] = movie[best], score[i] = score[best], time[i] = time[best];
+        movie[best] = m, score[best] = s, time[best] = t;
+    }
+    ru->n = n;
+    ru->feat.user = 0;
+}
+
+/* One pass over the users: every kept candidate's features and label,
+ * for the user as they are and as a newcomer (PE_NEW_RATINGS latest
+ * ratings, an unknown id), so that the blend also learns what counts
+ * when little is known (BLEND_GENRE). */
 static int collect(const struct dataset *d, const struct recommender *r, const struct rec_opts *o,
                    const int *users, const int64_t *held, int n, int use, float **xo,
                    uint8_t **yo, int64_t *rowso, struct error *err)
@@ -201,7 +225,7 @@ static int collect(const struct dataset *d, const struct recommender *r, const s
     }
     if ((rc = rec_ws_alloc(&ws, r, o, err)))
         return rc;
-    cap = (int64_t)use * ws.capcand;
+    cap = 2 * (int64_t)use * ws.capcand;
     movie = malloc((size_t)maxr * sizeof(*movie));
     score = malloc((size_t)maxr * sizeof(*score));
     time = malloc((size_t)maxr * sizeof(*time));
@@ -211,9 +235,14 @@ static int collect(const struct dataset *d, const struct recommender *r, const s
         rc = error_set(err, ERR_NOMEM, "out of memory fitting the ranker");
         goto out;
     }
-    for (int k = 0; k < use; k++) {
-        int i = (int)((int64_t)k * n / use), hr = d->r_movie[held[i]], got, in = 0;
+    for (int kk = 0; kk < 2 * use; kk++) {
+        int k = kk / 2, i = (int)((int64_t)k * n / use), hr = d->r_movie[held[i]], got, in = 0;
         user_state(d, users[i], held[i], movie, score, time, &ru);
+        if (kk % 2) {
+            if (ru.n <= PE_NEW_RATINGS)
+                continue; /* already a newcomer */
+            as_newcomer(&ru, movie, score, time, PE_NEW_RATINGS);
+        }
         got = recommender_recommend(r, &ws, o, &ru, top, 1, err);
         if (got < 0) {
             rc = -got;
@@ -467,6 +496,15 @@ static int eval_user(struct job *j, struct tws *t, int q, int u, int64_t held)
         t->rows[i] = i;
     recommender_score_rows(r, &t->ws, &ro, t->rows, n, t->dense);
     score_dense(j, t, PE_RANKER, held_row);
+    /* the pipeline for the user as a newcomer (last: it reorders the state) */
+    as_newcomer(&ru, t->movie, t->score, t->time, PE_NEW_RATINGS);
+    got = recommender_recommend(r, &t->ws, &ro, &ru, t->list, TOPN, &j->err);
+    if (got < 0)
+        return -got;
+    score_list(&j->s[PE_PIPE_NEW], t->list, got, held_row, r,
+               j->covered + (size_t)PE_PIPE_NEW * n);
+    cand_dense(t->dense, n, &t->ws);
+    sampled_dense(&j->s[PE_PIPE_NEW], t->dense, held_row, t->neg, nneg);
 
     /* similar movies of the latest kept rating */
     {

@@ -34,9 +34,13 @@
 
 enum pe_method { PE_POPULAR, PE_ITEMCF, PE_EMBED, PE_ALS, PE_COLD, PE_DEEP, PE_PIPE_DEEP,
                  PE_PIPELINE, PE_RANKER,
+                 PE_PIPE_NEW, /* the pipeline for the user as a newcomer: their
+                               * PE_NEW_RATINGS latest ratings, an unknown id */
                  /* similar movies of the user's latest kept rating, as a
                   * guess at the next one: deep cosine, item-CF, blend */
                  PE_SIM_DEEP, PE_SIM_ITEMCF, PE_SIM_BLEND, PE_NMETHODS };
+
+#define PE_NEW_RATINGS 5
 
 const char *pe_method_name(enum pe_method m);
 
