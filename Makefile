@@ -8,7 +8,7 @@
 #   make WERROR=1           warnings are errors (CI does this)
 
 CC ?= cc
-PKGS := sqlite3 libcurl libarchive libcrypto openblas jansson zlib
+PKGS := sqlite3 libcurl libarchive libcrypto openblas jansson zlib libmicrohttpd libsodium
 # -O3 and no FP traps/errno: the kernels' plain loops (Adam, tanh, relu)
 # vectorise; NATIVE= builds a binary for any x86-64.
 OPT ?= -O3
@@ -33,7 +33,8 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) -lm -pthread
 
-LIB_SRC := $(wildcard src/util/*.c src/data/*.c src/store/*.c src/nn/*.c src/model/*.c src/recall/*.c)
+LIB_SRC := $(wildcard src/util/*.c src/data/*.c src/store/*.c src/nn/*.c src/model/*.c src/recall/*.c \
+	src/server/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

@@ -84,5 +84,7 @@ int cmd_score(struct cli *c, int argc, char **argv);
 int cmd_evaluate(struct cli *c, int argc, char **argv);
 int cmd_similar(struct cli *c, int argc, char **argv);
 int cmd_recommend(struct cli *c, int argc, char **argv);
+int cmd_serve(struct cli *c, int argc, char **argv);
+int cmd_user(struct cli *c, int argc, char **argv);
 
 #endif

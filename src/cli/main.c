@@ -26,6 +26,8 @@ static const struct command commands[] = {
     {"evaluate", cmd_evaluate, "print a saved model's validation metrics"},
     {"recommend", cmd_recommend, "personal recommendations for a user, with reasons"},
     {"similar", cmd_similar, "movies similar to a movie (deep model vectors)"},
+    {"serve", cmd_serve, "serve the JSON API and the web pages over HTTP"},
+    {"user", cmd_user, "manage accounts: user passwd NAME sets a password"},
     {"help", cmd_help, "show this help, or a command's help"},
 };
 

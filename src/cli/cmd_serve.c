@@ -1,0 +1,183 @@
+/*
+ * cmd_serve.c - `movierec serve [--port 8080] [--bind 127.0.0.1]
+ * [--threads N]`: the HTTP JSON API (docs/API.md) and the web pages over
+ * the home folder's store and newest models (src/server/app.h).
+ *
+ * Signals are taken synchronously: every thread starts with them blocked
+ * and this thread waits in sigwait(). SIGHUP asks the reloader to look for
+ * new models now; SIGINT and SIGTERM stop accepting, let requests in
+ * flight finish, close the store and exit 0.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../nn/nn.h"
+#include "../server/app.h"
+#include "cli.h"
+
+static const char usage[] =
+    "movierec serve [--port N] [--bind ADDR] [--threads N] [--reload-interval S] "
+    "[--access-log FILE|-] [--web DIR]";
+
+static void help(void)
+{
+    printf("usage: %s\n\n"
+           "Serves the JSON API (docs/API.md) and the web pages over the home folder's\n"
+           "store and newest models. New model versions under models/ are picked up\n"
+           "without a restart (polled, and at once on SIGHUP). SIGINT or SIGTERM stops\n"
+           "it cleanly.\n\n"
+           "options:\n"
+           "  --port N             TCP port (default 8080; 0: any free one)\n"
+           "  --bind ADDR          address to listen on (default 127.0.0.1)\n"
+           "  --threads N          request threads (default 8)\n"
+           "  --reload-interval S  look for new models every S seconds (default 5; 0: only\n"
+           "                       on SIGHUP)\n"
+           "  --access-log FILE    one line per request (default <home>/logs/access.log;\n"
+           "                       '-' for standard output)\n"
+           "  --web DIR            the pages to serve (default: the web/ folder beside the\n"
+           "                       build)\n",
+           usage);
+}
+
+/* web/ next to the binary's build folder (build/movierec -> ../web) */
+static void default_web(char *out, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    out[0] = 0;
+    if (n <= 0)
+        return;
+    exe[n] = 0;
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash)
+            return;
+        *slash = 0;
+    }
+    snprintf(out, cap, "%s/web", exe);
+    if (access(out, R_OK) != 0)
+        out[0] = 0;
+}
+
+int cmd_serve(struct cli *c, int argc, char **argv)
+{
+    int64_t port = 8080, threads = 8, reload = 5;
+    const char *bind = "127.0.0.1", *log_path = NULL, *web = NULL;
+    char web_buf[PATH_MAX], logp[4200];
+    struct app_opts ao;
+    struct app *a = NULL;
+    struct http_server *srv = NULL;
+    struct http_server_opts ho;
+    struct error err = {0};
+    FILE *alog = NULL;
+    sigset_t set;
+    int sig, rc = 1;
+
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            help();
+            return 0;
+        } else if (!strcmp(argv[i], "--port")) {
+            if (i + 1 >= argc || cli_parse_count(argv[++i], &port) || port > 65535)
+                return cli_usage_fail(usage, "--port takes a number from 0 to 65535");
+        } else if (!strcmp(argv[i], "--bind")) {
+            if (i + 1 >= argc || !argv[i + 1][0])
+                return cli_usage_fail(usage, "--bind takes an address like 127.0.0.1");
+            bind = argv[++i];
+        } else if (!strcmp(argv[i], "--threads")) {
+            if (i + 1 >= argc || cli_parse_count(argv[++i], &threads) || threads < 1 ||
+                threads > 256)
+                return cli_usage_fail(usage, "--threads takes a number from 1 to 256");
+        } else if (!strcmp(argv[i], "--reload-interval")) {
+            if (i + 1 >= argc || cli_parse_count(argv[++i], &reload) || reload > 86400)
+                return cli_usage_fail(usage, "--reload-interval takes seconds (0 to 86400)");
+        } else if (!strcmp(argv[i], "--access-log")) {
+            if (i + 1 >= argc || !argv[i + 1][0])
+                return cli_usage_fail(usage, "--access-log takes a file name or '-'");
+            log_path = argv[++i];
+        } else if (!strcmp(argv[i], "--web")) {
+            if (i + 1 >= argc || !argv[i + 1][0])
+                return cli_usage_fail(usage, "--web takes a folder");
+            web = argv[++i];
+        } else {
+            return cli_usage_fail(usage, "unknown argument '%s'", argv[i]);
+        }
+    }
+    if (web && access(web, R_OK) != 0)
+        return cli_fail("cannot read the web folder '%s': %s", web, strerror(errno));
+    if (!web) {
+        default_web(web_buf, sizeof(web_buf));
+        web = web_buf[0] ? web_buf : NULL;
+    }
+
+    /* every thread made from here on inherits the blocked signals */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    nn_blas_threads(1); /* one request, one core: the pool's threads share the machine */
+
+    if (cli_home_make(c, &err))
+        return cli_fail_err(&err);
+    if (!log_path) {
+        cli_path(c, "logs/access.log", logp, sizeof(logp));
+        log_path = logp;
+    }
+    if (!strcmp(log_path, "-"))
+        alog = stdout;
+    else if (!(alog = fopen(log_path, "a")))
+        return cli_fail("cannot open the access log '%s': %s", log_path, strerror(errno));
+
+    app_opts_default(&ao);
+    ao.reload_s = (int)reload;
+    if (app_open(&a, c->home, &ao, &err)) {
+        cli_fail_err(&err);
+        goto out;
+    }
+    memset(&ho, 0, sizeof(ho));
+    ho.bind = bind;
+    ho.port = (int)port;
+    ho.threads = (int)threads;
+    ho.max_body = 64 * 1024;
+    ho.access_log = alog;
+    ho.static_dir = web;
+    ho.metrics = a->metrics;
+    if (http_server_start(&srv, &ho, app_routes, app_nroutes, a, &err)) {
+        cli_fail_err(&err);
+        goto out;
+    }
+    printf("movierec: serving http://%s:%d/ (store %s/movierec.db; %d threads; "
+           "Ctrl-C to stop)\n",
+           bind, http_server_port(srv), c->home, (int)threads);
+    fflush(stdout);
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            app_log(a, "SIGHUP: looking for new models");
+            app_reload_request(a);
+            continue;
+        }
+        break;
+    }
+    app_log(a, "%s: stopping (finishing requests in flight)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    http_server_stop(srv);
+    srv = NULL;
+    rc = 0;
+out:
+    if (srv)
+        http_server_stop(srv);
+    if (a)
+        app_log(a, "stopped");
+    app_close(a);
+    if (alog && alog != stdout)
+        fclose(alog);
+    return rc;
+}
