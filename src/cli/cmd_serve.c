@@ -22,7 +22,7 @@
 
 static const char usage[] =
     "movierec serve [--port N] [--bind ADDR] [--threads N] [--reload-interval S] "
-    "[--access-log FILE|-] [--web DIR]";
+    "[--access-log FILE|-] [--web DIR] [--login-attempts N] [--rec-cache S]";
 
 static void help(void)
 {
@@ -40,7 +40,11 @@ static void help(void)
            "  --access-log FILE    one line per request (default <home>/logs/access.log;\n"
            "                       '-' for standard output)\n"
            "  --web DIR            the pages to serve (default: the web/ folder beside the\n"
-           "                       build)\n",
+           "                       build)\n"
+           "  --login-attempts N   login and register attempts per client address per 15\n"
+           "                       minutes (default 30; failed logins per name: 10)\n"
+           "  --rec-cache S        reuse a user's list for up to S seconds while neither\n"
+           "                       they nor the models change (default 300; 0: off)\n",
            usage);
 }
 
@@ -66,7 +70,7 @@ static void default_web(char *out, size_t cap)
 
 int cmd_serve(struct cli *c, int argc, char **argv)
 {
-    int64_t port = 8080, threads = 8, reload = 5;
+    int64_t port = 8080, threads = 8, reload = 5, attempts = 30, rec_cache = 300;
     const char *bind = "127.0.0.1", *log_path = NULL, *web = NULL;
     char web_buf[PATH_MAX], logp[4200];
     struct app_opts ao;
@@ -100,6 +104,13 @@ int cmd_serve(struct cli *c, int argc, char **argv)
             if (i + 1 >= argc || !argv[i + 1][0])
                 return cli_usage_fail(usage, "--access-log takes a file name or '-'");
             log_path = argv[++i];
+        } else if (!strcmp(argv[i], "--login-attempts")) {
+            if (i + 1 >= argc || cli_parse_count(argv[++i], &attempts) || attempts < 1 ||
+                attempts > 1000000000)
+                return cli_usage_fail(usage, "--login-attempts takes a positive number");
+        } else if (!strcmp(argv[i], "--rec-cache")) {
+            if (i + 1 >= argc || cli_parse_count(argv[++i], &rec_cache) || rec_cache > 86400)
+                return cli_usage_fail(usage, "--rec-cache takes seconds (0 to 86400)");
         } else if (!strcmp(argv[i], "--web")) {
             if (i + 1 >= argc || !argv[i + 1][0])
                 return cli_usage_fail(usage, "--web takes a folder");
@@ -137,6 +148,8 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 
     app_opts_default(&ao);
     ao.reload_s = (int)reload;
+    ao.login_attempts = (int)attempts;
+    ao.rec_cache_s = (int)rec_cache;
     if (app_open(&a, c->home, &ao, &err)) {
         cli_fail_err(&err);
         goto out;

@@ -243,7 +243,7 @@ void api_logout(void *app, struct http_req *req, struct http_res *res)
         return;
     tok = http_cookie(req, "session");
     if (tok && auth_token_hash(tok, hash) == 0)
-        store_session_delete(w->s, hash, NULL);
+        app_session_end(a, w, hash);
     http_res_header(res, "Set-Cookie", "session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     http_res_json(res, 200, json_pack("{s:b}", "ok", 1));
 }

@@ -16,7 +16,7 @@ static const char *const reason_codes[] = {"liked", "content", "taste", "genre",
                                            "popular"};
 
 struct titles {
-    struct store *s;
+    struct catalog *c;
     const struct recommender *r;
     char buf[512];
 };
@@ -24,10 +24,9 @@ struct titles {
 static const char *title_of(void *ctx, int row)
 {
     struct titles *t = ctx;
-    struct store_movie_row m;
-    if (row < 0 || row >= t->r->n || store_get_movie(t->s, t->r->ids[row], &m, NULL))
+    if (row < 0 || row >= t->r->n ||
+        catalog_title(t->c, t->r->ids[row], t->buf, sizeof(t->buf)))
         return NULL;
-    snprintf(t->buf, sizeof(t->buf), "%s", m.title);
     return t->buf;
 }
 
@@ -40,10 +39,10 @@ void api_recommendations(void *app, struct http_req *req, struct http_res *res)
     struct rec_user u;
     struct rec_user_buf ub;
     struct rec_opts o;
-    struct rec_item out[100];
+    struct rec_item out[ONLINE_RECS_MAX];
     struct error err = {0};
-    int64_t user, n, cap;
-    int got, rc;
+    int64_t user, n, cap, now = app_now();
+    int got, rc, ratings = 0;
     json_t *list;
 
     memset(&st, 0, sizeof(st));
@@ -61,37 +60,43 @@ void api_recommendations(void *app, struct http_req *req, struct http_res *res)
     }
     if (app_worker_ready(w, sv, res))
         goto out;
-    if ((rc = online_get(a->online, w->s, user, &st, &err))) {
-        app_error(a, res, rc, &err);
-        goto out;
-    }
-    if (app_rec_user(sv, &st, &u, &ub)) {
-        app_error(a, res, ERR_NOMEM, NULL);
-        goto out;
-    }
-    o = w->ro;
-    o.genre_cap = (int)cap;
-    got = recommender_recommend(&sv->e.r, &w->ws, &o, &u, out, (int)n, &err);
-    if (got < 0) {
-        app_error(a, res, -got, &err);
-        goto out;
-    }
-    {
+    got = a->o.rec_cache_s > 0 ? online_recs_get(a->online, user, sv->gen, (int)n, (int)cap, now,
+                                                 a->o.rec_cache_s, out, &ratings)
+                               : -1;
+    if (got < 0) { /* not made since the user's last write: make it */
+        if ((rc = online_get(a->online, w->s, user, &st, &err))) {
+            app_error(a, res, rc, &err);
+            goto out;
+        }
+        if (app_rec_user(sv, &st, &u, &ub)) {
+            app_error(a, res, ERR_NOMEM, NULL);
+            goto out;
+        }
+        o = w->ro;
+        o.genre_cap = (int)cap;
+        got = recommender_recommend(&sv->e.r, &w->ws, &o, &u, out, (int)n, &err);
+        if (got < 0) {
+            app_error(a, res, -got, &err);
+            goto out;
+        }
         double total = 0;
         for (int i = 0; i < REC_NSTAGES; i++) {
             metrics_observe(a->stage[i], w->ws.stage_ms[i] / 1e3);
             total += w->ws.stage_ms[i];
         }
         metrics_observe(a->rec_total, total / 1e3);
+        ratings = st.n;
+        if (a->o.rec_cache_s > 0)
+            online_recs_put(a->online, &st, sv->gen, (int)n, (int)cap, now, out, got);
     }
     list = json_array();
     {
-        struct titles tt = {w->s, &sv->e.r, {0}};
+        struct titles tt = {&a->cat, &sv->e.r, {0}};
         for (int i = 0; i < got; i++) {
             struct store_movie_info m;
             char why[600];
-            if (store_movie_info(w->s, sv->e.r.ids[out[i].movie], &m, NULL))
-                continue; /* removed from the store since the models loaded */
+            if (catalog_get(&a->cat, sv->e.r.ids[out[i].movie], &m))
+                continue; /* not in the store */
             rec_reason_text(&sv->e.r, &out[i], title_of, &tt, why, sizeof(why));
             json_t *it = app_movie_json(&m);
             json_object_set_new(it, "score", json_real(out[i].score));
@@ -108,7 +113,7 @@ void api_recommendations(void *app, struct http_req *req, struct http_res *res)
         }
     }
     http_res_json(res, 200,
-                  json_pack("{s:o, s:i, s:i, s:i}", "recommendations", list, "ratings", st.n,
+                  json_pack("{s:o, s:i, s:i, s:i}", "recommendations", list, "ratings", ratings,
                             "model_version", sv->e.model_version, "recall_version",
                             sv->e.recall_version));
 out:
@@ -228,14 +233,14 @@ void api_my_genres(void *app, struct http_req *req, struct http_res *res)
     /* the latest 1000 liked movies, and what the user tagged */
     for (int i = st.n - 1; i >= 0 && liked < 1000; i--) {
         struct store_movie_info m;
-        if (st.r[i].score < 4 || store_movie_info(w->s, st.r[i].movie, &m, NULL))
+        if (st.r[i].score < 4 || catalog_get(&a->cat, st.r[i].movie, &m))
             continue;
         liked++;
         add_genres(g, &ng, m.genres, st.r[i].score - 3);
     }
     for (int i = 0; i < st.ntagged; i++) {
         struct store_movie_info m;
-        if (store_movie_info(w->s, st.tagged[i], &m, NULL) == 0)
+        if (catalog_get(&a->cat, st.tagged[i], &m) == 0)
             add_genres(g, &ng, m.genres, 0.5);
     }
     qsort(g, (size_t)ng, sizeof(*g), by_weight);
@@ -273,11 +278,15 @@ void api_rate(void *app, struct http_req *req, struct http_res *res)
         goto out;
     }
     score = json_number_value(sc);
-    if ((rc = store_rate(w->s, user, movie, score, now, &err))) {
+    app_user_lock(a, user);
+    if ((rc = store_rate(w->s, user, movie, score, now, &err)) == 0)
+        online_rated(a->online, user, movie, (float)score, now);
+    app_user_unlock(a, user);
+    if (rc) {
         app_error(a, res, rc, &err);
         goto out;
     }
-    online_rated(a->online, user, movie, (float)score, now);
+    catalog_refresh(&a->cat, w->s, movie);
     http_res_json(res, 200,
                   json_pack("{s:I, s:f, s:I}", "movie_id", (json_int_t)movie, "score", score,
                             "time", (json_int_t)now));
@@ -296,11 +305,15 @@ void api_unrate(void *app, struct http_req *req, struct http_res *res)
     if (!w || app_require_user(a, w, req, res, &user) || app_check_csrf(req, res) ||
         app_param_id(req, res, 0, &movie))
         return;
-    if ((rc = store_unrate(w->s, user, movie, app_now(), &err))) {
+    app_user_lock(a, user);
+    if ((rc = store_unrate(w->s, user, movie, app_now(), &err)) == 0)
+        online_unrated(a->online, user, movie);
+    app_user_unlock(a, user);
+    if (rc) {
         app_error(a, res, rc, &err);
         return;
     }
-    online_unrated(a->online, user, movie);
+    catalog_refresh(&a->cat, w->s, movie);
     http_res_json(res, 200, json_pack("{s:I, s:b}", "movie_id", (json_int_t)movie, "removed", 1));
 }
 
@@ -358,11 +371,14 @@ void api_tag_add(void *app, struct http_req *req, struct http_res *res)
         http_res_error(res, 400, "bad_request", "'tag' (a string) is required");
         goto out;
     }
-    if ((rc = store_tag_add(w->s, user, movie, json_string_value(tag), app_now(), &err))) {
+    app_user_lock(a, user);
+    if ((rc = store_tag_add(w->s, user, movie, json_string_value(tag), app_now(), &err)) == 0)
+        online_tagged(a->online, user, movie);
+    app_user_unlock(a, user);
+    if (rc) {
         app_error(a, res, rc, &err);
         goto out;
     }
-    online_tagged(a->online, user, movie);
     http_res_json(res, 201,
                   json_pack("{s:I, s:s}", "movie_id", (json_int_t)movie, "tag",
                             json_string_value(tag)));
@@ -381,11 +397,14 @@ void api_tag_remove(void *app, struct http_req *req, struct http_res *res)
     if (!w || app_require_user(a, w, req, res, &user) || app_check_csrf(req, res) ||
         app_param_id(req, res, 0, &movie))
         return;
-    if ((rc = store_tag_remove(w->s, user, movie, req->params[1], app_now(), &err))) {
+    app_user_lock(a, user);
+    if ((rc = store_tag_remove(w->s, user, movie, req->params[1], app_now(), &err)) == 0)
+        online_forget(a->online, user);
+    app_user_unlock(a, user);
+    if (rc) {
         app_error(a, res, rc, &err);
         return;
     }
-    online_forget(a->online, user);
     http_res_json(res, 200, json_pack("{s:I, s:s, s:b}", "movie_id", (json_int_t)movie, "tag",
                                       req->params[1], "removed", 1));
 }

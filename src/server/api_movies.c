@@ -95,8 +95,11 @@ static void find_reply(struct app *a, struct worker *w, struct http_res *res,
         return;
     }
     list = json_array();
-    for (int i = 0; i < n; i++)
-        json_array_append_new(list, app_movie_json(&m[i]));
+    for (int i = 0; i < n; i++) {
+        struct store_movie_info info;
+        if (catalog_get(&a->cat, m[i].id, &info) == 0)
+            json_array_append_new(list, app_movie_json(&info));
+    }
     free(m);
     http_res_json(res, 200,
                   json_pack("{s:o, s:I, s:I, s:I}", "movies", list, "total", (json_int_t)total,
@@ -111,6 +114,7 @@ void api_movies(void *app, struct http_req *req, struct http_res *res)
     int64_t page, per_page;
     if (!w || movie_query(req, res, &q, STORE_SORT_POPULAR, &page, &per_page))
         return;
+    q.ids_only = 1;
     find_reply(a, w, res, &q, page, per_page);
 }
 
@@ -131,6 +135,7 @@ void api_search(void *app, struct http_req *req, struct http_res *res)
         http_res_error(res, 400, "bad_request", "'q' is too long (at most 200 bytes)");
         return;
     }
+    q.ids_only = 1;
     find_reply(a, w, res, &q, page, per_page);
 }
 
@@ -173,13 +178,13 @@ void api_movie(void *app, struct http_req *req, struct http_res *res)
     struct store_movie_info m;
     struct error err = {0};
     int64_t id, user, fans[8];
-    int nfans = 0, rc;
+    int nfans = 0;
     json_t *j, *fl;
 
     if (!w || app_param_id(req, res, 0, &id))
         return;
-    if ((rc = store_movie_info(w->s, id, &m, &err))) {
-        app_error(a, res, rc, &err);
+    if (catalog_get(&a->cat, id, &m)) {
+        http_res_error(res, 404, "not_found", "no movie %lld", (long long)id);
         return;
     }
     j = app_movie_json(&m);
@@ -216,17 +221,16 @@ void api_similar(void *app, struct http_req *req, struct http_res *res)
     struct worker *w = app_worker(a, res);
     struct served *sv;
     struct store_movie_info m;
-    struct error err = {0};
     struct rec_item out[100];
     int64_t id, n;
-    int row, got, rc;
+    int row, got;
     json_t *list;
 
     if (!w || app_param_id(req, res, 0, &id) ||
         app_query_int(req, res, "n", 10, 1, 100, &n))
         return;
-    if ((rc = store_movie_info(w->s, id, &m, &err))) {
-        app_error(a, res, rc, &err);
+    if (catalog_get(&a->cat, id, &m)) {
+        http_res_error(res, 404, "not_found", "no movie %lld", (long long)id);
         return;
     }
     sv = app_served_get(a);
@@ -246,7 +250,7 @@ void api_similar(void *app, struct http_req *req, struct http_res *res)
     list = json_array();
     for (int i = 0; i < got; i++) {
         struct store_movie_info s;
-        if (store_movie_info(w->s, sv->e.r.ids[out[i].movie], &s, NULL))
+        if (catalog_get(&a->cat, sv->e.r.ids[out[i].movie], &s))
             continue;
         json_t *it = app_movie_json(&s);
         json_object_set_new(it, "similarity", json_real(out[i].score));

@@ -58,6 +58,11 @@ static void put_gauges(void *ctx, void *buf, metrics_put_fn put)
              "movierec_online_lookups_total{result=\"hit\"} %llu\n"
              "movierec_online_lookups_total{result=\"miss\"} %llu\n",
         (unsigned long long)os.hits, (unsigned long long)os.misses);
+    put(buf, "# HELP movierec_recommendation_cache_total Recommendation lists reused (hit) or made.\n"
+             "# TYPE movierec_recommendation_cache_total counter\n"
+             "movierec_recommendation_cache_total{result=\"hit\"} %llu\n"
+             "movierec_recommendation_cache_total{result=\"miss\"} %llu\n",
+        (unsigned long long)os.rec_hits, (unsigned long long)os.rec_misses);
     put(buf, "# HELP movierec_online_updates_total Writes applied to online features.\n"
              "# TYPE movierec_online_updates_total counter\n"
              "movierec_online_updates_total %llu\n",

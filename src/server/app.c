@@ -51,7 +51,18 @@ void app_opts_default(struct app_opts *o)
     o->login_failures = 10;
     o->login_attempts = 30;
     o->login_window_s = 900;
+    o->rec_cache_s = 300;
     o->log = stderr;
+}
+
+void app_user_lock(struct app *a, int64_t user)
+{
+    pthread_mutex_lock(&a->wmu[(uint64_t)user % 64]);
+}
+
+void app_user_unlock(struct app *a, int64_t user)
+{
+    pthread_mutex_unlock(&a->wmu[(uint64_t)user % 64]);
 }
 
 int64_t app_now(void)
@@ -342,6 +353,67 @@ int app_worker_ready(struct worker *w, const struct served *sv, struct http_res 
 }
 
 /* ------------------------------------------------------------------ */
+/* sessions in memory: a direct-mapped cache in front of the store      */
+
+#define SC_SLOTS 8192
+#define SC_STRIPES 64
+
+struct sc_slot {
+    unsigned char hash[32];
+    int64_t user, expires; /* user 0: empty */
+};
+
+struct session_cache {
+    pthread_mutex_t mu[SC_STRIPES];
+    struct sc_slot slot[SC_SLOTS];
+};
+
+static unsigned sc_index(const unsigned char hash[32])
+{
+    return ((unsigned)hash[0] | (unsigned)hash[1] << 8 | (unsigned)hash[2] << 16) % SC_SLOTS;
+}
+
+int app_session_user(struct app *a, struct worker *w, struct http_req *req, int64_t *user)
+{
+    unsigned char hash[32];
+    const char *tok = http_cookie(req, "session");
+    struct session_cache *c = a->sessions;
+    int64_t now = app_now(), u = 0, exp = 0;
+    unsigned k;
+    if (!tok || auth_token_hash(tok, hash))
+        return 0;
+    k = sc_index(hash);
+    pthread_mutex_lock(&c->mu[k % SC_STRIPES]);
+    if (c->slot[k].user && !memcmp(c->slot[k].hash, hash, 32) && now < c->slot[k].expires)
+        u = c->slot[k].user;
+    pthread_mutex_unlock(&c->mu[k % SC_STRIPES]);
+    if (u) {
+        *user = u;
+        return 1;
+    }
+    if (store_session_expiry(w->s, hash, now, &u, &exp, NULL))
+        return 0;
+    pthread_mutex_lock(&c->mu[k % SC_STRIPES]);
+    memcpy(c->slot[k].hash, hash, 32);
+    c->slot[k].user = u;
+    c->slot[k].expires = exp;
+    pthread_mutex_unlock(&c->mu[k % SC_STRIPES]);
+    *user = u;
+    return 1;
+}
+
+void app_session_end(struct app *a, struct worker *w, const unsigned char hash[32])
+{
+    struct session_cache *c = a->sessions;
+    unsigned k = sc_index(hash);
+    store_session_delete(w->s, hash, NULL);
+    pthread_mutex_lock(&c->mu[k % SC_STRIPES]);
+    if (!memcmp(c->slot[k].hash, hash, 32))
+        c->slot[k].user = 0;
+    pthread_mutex_unlock(&c->mu[k % SC_STRIPES]);
+}
+
+/* ------------------------------------------------------------------ */
 /* open and close                                                      */
 
 int app_open(struct app **out, const char *home, const struct app_opts *o, struct error *err)
@@ -359,6 +431,8 @@ int app_open(struct app **out, const char *home, const struct app_opts *o, struc
         app_opts_default(&a->o);
     pthread_mutex_init(&a->mu, NULL);
     pthread_mutex_init(&a->logmu, NULL);
+    for (int i = 0; i < 64; i++)
+        pthread_mutex_init(&a->wmu[i], NULL);
     snprintf(a->home, sizeof(a->home), "%s", home);
     snprintf(a->db_path, sizeof(a->db_path), "%s/movierec.db", home);
     snprintf(a->models_dir, sizeof(a->models_dir), "%s/models", home);
@@ -373,7 +447,12 @@ int app_open(struct app **out, const char *home, const struct app_opts *o, struc
     a->online = online_new(a->o.online_users > 0 ? a->o.online_users : 20000);
     a->rl = ratelimit_new(a->o.login_failures, a->o.login_attempts, a->o.login_window_s);
     a->metrics = metrics_new();
-    if (!a->online || !a->rl || !a->metrics || pthread_key_create(&a->wkey, worker_free)) {
+    a->sessions = calloc(1, sizeof(*a->sessions));
+    if (a->sessions)
+        for (int i = 0; i < SC_STRIPES; i++)
+            pthread_mutex_init(&a->sessions->mu[i], NULL);
+    if (!a->online || !a->rl || !a->metrics || !a->sessions ||
+        pthread_key_create(&a->wkey, worker_free)) {
         rc = error_set(err, ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -390,6 +469,9 @@ int app_open(struct app **out, const char *home, const struct app_opts *o, struc
         int64_t n = 0;
         store_session_purge(s, app_now(), &n, NULL);
     }
+    if ((rc = catalog_load(&a->cat, s, err)))
+        goto fail;
+    a->has_cat = 1;
     load_initial(a, s);
     store_close(s);
     s = NULL;
@@ -413,25 +495,23 @@ void app_close(struct app *a)
         pthread_join(a->reloader, NULL);
     app_served_put(a, a->cur);
     online_free(a->online);
+    if (a->has_cat)
+        catalog_free(&a->cat);
+    if (a->sessions)
+        for (int i = 0; i < SC_STRIPES; i++)
+            pthread_mutex_destroy(&a->sessions->mu[i]);
+    free(a->sessions);
     ratelimit_free(a->rl);
     metrics_free(a->metrics);
     pthread_mutex_destroy(&a->mu);
     pthread_mutex_destroy(&a->logmu);
+    for (int i = 0; i < 64; i++)
+        pthread_mutex_destroy(&a->wmu[i]);
     free(a);
 }
 
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
-
-int app_session_user(struct app *a, struct worker *w, struct http_req *req, int64_t *user)
-{
-    unsigned char hash[32];
-    const char *tok = http_cookie(req, "session");
-    (void)a;
-    if (!tok || auth_token_hash(tok, hash))
-        return 0;
-    return store_session_user(w->s, hash, app_now(), user, NULL) == 0;
-}
 
 int app_require_user(struct app *a, struct worker *w, struct http_req *req,
                      struct http_res *res, int64_t *user)

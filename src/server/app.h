@@ -25,6 +25,7 @@
 #include "../recall/engine.h"
 #include "../store/store.h"
 #include "auth.h"
+#include "catalog.h"
 #include "http.h"
 #include "metrics.h"
 #include "online.h"
@@ -49,6 +50,8 @@ struct app_opts {
     int login_failures;    /* failed logins per name per window; default 10 */
     int login_attempts;    /* login attempts per address per window; default 30 */
     int login_window_s;    /* default 900 */
+    int rec_cache_s;       /* a user's list is reused this long unless they write
+                            * or the models change (online.h); 0: never; default 300 */
     FILE *log;             /* server messages (not the access log); stderr */
 };
 void app_opts_default(struct app_opts *o);
@@ -57,11 +60,15 @@ struct app {
     char home[4096], db_path[4200], models_dir[4200];
     struct app_opts o;
     struct online *online;
+    struct catalog cat; /* every movie's display information */
+    int has_cat;
+    struct session_cache *sessions;
     struct ratelimit *rl;
     struct metrics *metrics;
     struct metrics_hist *stage[REC_NSTAGES], *rec_total;
     char stage_label[REC_NSTAGES][48]; /* the metrics borrow them */
     pthread_mutex_t mu; /* guards cur and the reloader's state */
+    pthread_mutex_t wmu[64]; /* one user's writes in order: store, then online */
     struct served *cur; /* NULL until models exist */
     int tried_watch, tried_recall, tried_like; /* versions the reloader last tried */
     uint64_t gen;
@@ -99,6 +106,10 @@ extern const int app_nroutes;
 
 /* printf-style line on the app's log with a time stamp. */
 void app_log(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Around a user's write to the store and its online update, so that two
+ * writes of one user reach both in the same order. */
+void app_user_lock(struct app *a, int64_t user);
+void app_user_unlock(struct app *a, int64_t user);
 /* This thread's worker, NULL (500 set on res) when its store cannot open. */
 struct worker *app_worker(struct app *a, struct http_res *res);
 /* The served models with a reference held (NULL when none), and back. */
@@ -107,8 +118,12 @@ void app_served_put(struct app *a, struct served *s);
 /* The worker's scratch made ready for sv; -1 with 500 on res. */
 int app_worker_ready(struct worker *w, const struct served *sv, struct http_res *res);
 
-/* The logged-in user from the session cookie: 1 and *user; 0 when none. */
+/* The logged-in user from the session cookie: 1 and *user; 0 when none.
+ * Sessions found in the store are kept in memory until they expire or
+ * app_session_end(). */
 int app_session_user(struct app *a, struct worker *w, struct http_req *req, int64_t *user);
+/* Logout: the session leaves the store and the memory. */
+void app_session_end(struct app *a, struct worker *w, const unsigned char hash[32]);
 /* The same, but answers 401 when there is none; returns 0 or -1. */
 int app_require_user(struct app *a, struct worker *w, struct http_req *req,
                      struct http_res *res, int64_t *user);

@@ -34,7 +34,7 @@ int auth_password_check(const char *pw, struct error *err)
 {
     size_t n = pw ? strlen(pw) : 0;
     if (n < AUTH_PASSWORD_MIN)
-        return error_set(err, ERR_PARSE, "the password must have at least %d characters",
+        return error_set(err, ERR_PARSE, "the password must have at least %d characters (bytes)",
                          AUTH_PASSWORD_MIN);
     if (n > AUTH_PASSWORD_MAX)
         return error_set(err, ERR_PARSE, "the password must have at most %d bytes",
@@ -94,12 +94,13 @@ int auth_token_hash(const char *token, unsigned char hash[32])
     return 0;
 }
 
-/* ---- rate limits: fixed windows in a fixed table ---- */
+/* ---- rate limits: fixed windows in fixed tables ---- */
 
-#define RL_SLOTS 8192
+#define RL_BUCKETS 4096
+#define RL_WAYS 4
 
 struct rl_slot {
-    uint64_t key;
+    uint64_t key; /* 0: free */
     int64_t start;
     int count;
 };
@@ -107,7 +108,7 @@ struct rl_slot {
 struct ratelimit {
     pthread_mutex_t mu;
     int name_failures, addr_attempts, window;
-    struct rl_slot slot[RL_SLOTS];
+    struct rl_slot names[RL_BUCKETS * RL_WAYS], addrs[RL_BUCKETS * RL_WAYS];
 };
 
 struct ratelimit *ratelimit_new(int name_failures, int addr_attempts, int window_s)
@@ -130,29 +131,48 @@ void ratelimit_free(struct ratelimit *rl)
     free(rl);
 }
 
-/* FNV-1a of a kind byte and the text (names folded to lower case) */
-static uint64_t rl_key(char kind, const char *s)
+/* FNV-1a of the text (names folded to lower case) */
+static uint64_t rl_key(int fold, const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
-    h = (h ^ (unsigned char)kind) * 1099511628211ULL;
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (kind == 'n')
+        if (fold)
             c = (unsigned char)tolower(c);
         h = (h ^ c) * 1099511628211ULL;
     }
     return h | 1; /* 0 marks a free slot */
 }
 
-static struct rl_slot *rl_find(struct ratelimit *rl, uint64_t key, int64_t now)
+/* The key's slot with its window brought up to date: the key's own, else
+ * a free or expired one, else the one with the fewest counts. */
+static struct rl_slot *rl_find(struct ratelimit *rl, struct rl_slot *table, uint64_t key,
+                               int64_t now)
 {
-    struct rl_slot *s = &rl->slot[key % RL_SLOTS];
-    if (s->key != key || now - s->start >= rl->window) {
-        s->key = key;
-        s->start = now;
-        s->count = 0;
+    struct rl_slot *b = &table[(key >> 20) % RL_BUCKETS * RL_WAYS], *pick = NULL;
+    for (int i = 0; i < RL_WAYS; i++)
+        if (b[i].key == key) {
+            pick = &b[i];
+            break;
+        }
+    if (!pick) {
+        for (int i = 0; i < RL_WAYS && !pick; i++)
+            if (!b[i].key || now - b[i].start >= rl->window)
+                pick = &b[i];
+        if (!pick) {
+            pick = &b[0];
+            for (int i = 1; i < RL_WAYS; i++)
+                if (b[i].count < pick->count)
+                    pick = &b[i];
+        }
+        pick->key = key;
+        pick->start = now;
+        pick->count = 0;
+    } else if (now - pick->start >= rl->window) {
+        pick->start = now;
+        pick->count = 0;
     }
-    return s;
+    return pick;
 }
 
 int ratelimit_check(struct ratelimit *rl, const char *name, const char *addr, int64_t now)
@@ -160,13 +180,13 @@ int ratelimit_check(struct ratelimit *rl, const char *name, const char *addr, in
     int wait = 0;
     struct rl_slot *s;
     pthread_mutex_lock(&rl->mu);
-    s = rl_find(rl, rl_key('a', addr), now);
+    s = rl_find(rl, rl->addrs, rl_key(0, addr), now);
     if (s->count >= rl->addr_attempts)
         wait = (int)(s->start + rl->window - now);
     else
         s->count++;
     if (!wait) {
-        s = rl_find(rl, rl_key('n', name), now);
+        s = rl_find(rl, rl->names, rl_key(1, name), now);
         if (s->count >= rl->name_failures)
             wait = (int)(s->start + rl->window - now);
     }
@@ -178,7 +198,7 @@ void ratelimit_result(struct ratelimit *rl, const char *name, int ok, int64_t no
 {
     struct rl_slot *s;
     pthread_mutex_lock(&rl->mu);
-    s = rl_find(rl, rl_key('n', name), now);
+    s = rl_find(rl, rl->names, rl_key(1, name), now);
     if (ok)
         s->count = 0;
     else

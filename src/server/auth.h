@@ -39,9 +39,11 @@ void auth_token_new(char *token, unsigned char hash[32]);
 /* The hash of a token from a cookie; -1 when it cannot be a token. */
 int auth_token_hash(const char *token, unsigned char hash[32]);
 
-/* Login rate limits: per account name, failures in a sliding window; per
- * client address, every attempt. Thread-safe; fixed memory (old entries
- * are overwritten). */
+/* Login rate limits: per account name, failures in a fixed window; per
+ * client address, every attempt. Thread-safe; fixed memory: names and
+ * addresses in separate tables of 4-way buckets, where a new key takes an
+ * expired slot, else the one with the fewest counts — so a stream of
+ * attempts on other names cannot wipe out one name's failures. */
 struct ratelimit;
 struct ratelimit *ratelimit_new(int name_failures, int addr_attempts, int window_s);
 void ratelimit_free(struct ratelimit *rl);

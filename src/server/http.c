@@ -143,7 +143,7 @@ void http_res_json(struct http_res *res, int status, json_t *j)
         res_internal(res);
         return;
     }
-    s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
     json_decref(j);
     if (!s) {
         res_internal(res);

@@ -10,8 +10,16 @@
 
 #define NSHARDS 16
 
+struct recs {
+    struct rec_item *items; /* (count,) or NULL */
+    int count, n, cap, ratings;
+    uint64_t gen;
+    int64_t made;
+};
+
 struct entry {
     struct online_snap st;
+    struct recs recs;
     uint64_t used; /* the shard's tick at the last use */
     int next;      /* chain in the bucket, -1 at the end */
     int live;
@@ -25,7 +33,7 @@ struct shard {
     int cap, n;
     uint64_t tick;
     uint64_t gen; /* bumped by every write, see online_get */
-    uint64_t hits, misses, updates;
+    uint64_t hits, misses, updates, rec_hits, rec_misses;
 };
 
 struct online {
@@ -79,8 +87,10 @@ void online_free(struct online *o)
         return;
     for (int i = 0; i < NSHARDS; i++) {
         struct shard *s = &o->sh[i];
-        for (int k = 0; s->e && k < s->cap; k++)
+        for (int k = 0; s->e && k < s->cap; k++) {
             online_snap_free(&s->e[k].st);
+            free(s->e[k].recs.items);
+        }
         free(s->e);
         free(s->bucket);
         pthread_mutex_destroy(&s->mu);
@@ -103,6 +113,7 @@ static void unlink_entry(struct shard *s, int k)
         p = &s->e[*p].next;
     *p = s->e[k].next;
     online_snap_free(&s->e[k].st);
+    free(s->e[k].recs.items);
     memset(&s->e[k], 0, sizeof(s->e[k]));
     s->n--;
 }
@@ -220,6 +231,7 @@ int online_get(struct online *o, struct store *s, int64_t user, struct online_sn
         sh->e[k].used = ++sh->tick;
         sh->hits++;
         rc = snap_copy(out, &sh->e[k].st);
+        out->version = sh->gen;
         pthread_mutex_unlock(&sh->mu);
         return rc ? error_set(err, ERR_NOMEM, "out of memory") : 0;
     }
@@ -229,6 +241,7 @@ int online_get(struct online *o, struct store *s, int64_t user, struct online_sn
 
     if ((rc = load(s, user, &fresh, err)))
         return rc;
+    fresh.version = gen;
     if ((rc = snap_copy(out, &fresh))) {
         online_snap_free(&fresh);
         return error_set(err, ERR_NOMEM, "out of memory");
@@ -270,8 +283,11 @@ static void update(struct online *o, int64_t user, void (*fn)(struct shard *, in
     sh->gen++;
     sh->updates++;
     int k = find(sh, user);
-    if (k >= 0)
+    if (k >= 0) {
+        free(sh->e[k].recs.items);
+        memset(&sh->e[k].recs, 0, sizeof(sh->e[k].recs));
         fn(sh, k, arg);
+    }
     pthread_mutex_unlock(&sh->mu);
 }
 
@@ -324,8 +340,12 @@ static void apply_tag(struct shard *sh, int k, void *arg)
     struct online_snap *st = &sh->e[k].st;
     int64_t movie = *(int64_t *)arg;
     for (int i = 0; i < st->ntagged; i++)
-        if (st->tagged[i] == movie)
-            return;
+        if (st->tagged[i] == movie) { /* tagged again: now the latest */
+            memmove(st->tagged + i, st->tagged + i + 1,
+                    (size_t)(st->ntagged - i - 1) * sizeof(int64_t));
+            st->ntagged--;
+            break;
+        }
     if (st->ntagged == ONLINE_MAX_TAGGED) {
         memmove(st->tagged, st->tagged + 1, (ONLINE_MAX_TAGGED - 1) * sizeof(int64_t));
         st->ntagged--;
@@ -358,7 +378,64 @@ void online_get_stats(struct online *o, struct online_stats *st)
         st->hits += s->hits;
         st->misses += s->misses;
         st->updates += s->updates;
+        st->rec_hits += s->rec_hits;
+        st->rec_misses += s->rec_misses;
         st->users += s->n;
         pthread_mutex_unlock(&s->mu);
     }
+}
+
+int online_recs_get(struct online *o, int64_t user, uint64_t gen, int n, int cap, int64_t now,
+                    int max_age, struct rec_item *out, int *ratings)
+{
+    struct shard *sh = shard_of(o, user);
+    int k, got = -1;
+    pthread_mutex_lock(&sh->mu);
+    k = find(sh, user);
+    if (k >= 0) {
+        const struct recs *rc = &sh->e[k].recs;
+        if (rc->items && rc->gen == gen && rc->n == n && rc->cap == cap &&
+            now - rc->made <= max_age && now >= rc->made) {
+            memcpy(out, rc->items, (size_t)rc->count * sizeof(*out));
+            got = rc->count;
+            *ratings = rc->ratings;
+            sh->e[k].used = ++sh->tick;
+        }
+    }
+    if (got >= 0)
+        sh->rec_hits++;
+    else
+        sh->rec_misses++;
+    pthread_mutex_unlock(&sh->mu);
+    return got;
+}
+
+void online_recs_put(struct online *o, const struct online_snap *snap, uint64_t gen, int n,
+                     int cap, int64_t now, const struct rec_item *items, int count)
+{
+    struct shard *sh = shard_of(o, snap->user);
+    struct rec_item *copy;
+    int k;
+    if (count < 0 || count > ONLINE_RECS_MAX)
+        return;
+    copy = malloc((size_t)(count ? count : 1) * sizeof(*copy));
+    if (!copy)
+        return;
+    memcpy(copy, items, (size_t)count * sizeof(*copy));
+    pthread_mutex_lock(&sh->mu);
+    k = find(sh, snap->user);
+    if (k >= 0 && sh->gen == snap->version) {
+        struct recs *rc = &sh->e[k].recs;
+        free(rc->items);
+        rc->items = copy;
+        copy = NULL;
+        rc->count = count;
+        rc->n = n;
+        rc->cap = cap;
+        rc->gen = gen;
+        rc->made = now;
+        rc->ratings = snap->n;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    free(copy);
 }

@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "../recall/pipeline.h"
 #include "../store/store.h"
 
 #define ONLINE_MAX_GENRES 32
@@ -41,10 +42,11 @@ struct online_snap {
     int ngenres;
     int64_t tagged[ONLINE_MAX_TAGGED]; /* movies the user tagged, latest last */
     int ntagged;
+    uint64_t version; /* the shard's write count when read (online_recs_put) */
 };
 
 struct online_stats {
-    uint64_t hits, misses, updates;
+    uint64_t hits, misses, updates, rec_hits, rec_misses;
     int users;
 };
 
@@ -66,5 +68,18 @@ void online_tagged(struct online *o, int64_t user, int64_t movie);
 void online_forget(struct online *o, int64_t user);
 
 void online_get_stats(struct online *o, struct online_stats *st);
+
+/* The user's last recommendation list, kept with their state: valid for
+ * the same models (gen), the same request (n, cap) and until any write to
+ * the user (every online_* update drops it) or max_age seconds. A hit
+ * copies the list to out (n,) and returns its length and *ratings (the
+ * user's number of ratings when it was made); a miss returns -1. */
+#define ONLINE_RECS_MAX 100
+int online_recs_get(struct online *o, int64_t user, uint64_t gen, int n, int cap, int64_t now,
+                    int max_age, struct rec_item *out, int *ratings);
+/* Keeps a list made from snap (online_get) unless the user's shard was
+ * written since snap was read. */
+void online_recs_put(struct online *o, const struct online_snap *snap, uint64_t gen, int n,
+                     int cap, int64_t now, const struct rec_item *items, int count);
 
 #endif

@@ -145,6 +145,9 @@ int store_session_create(struct store *s, const unsigned char hash[32], int64_t 
 /* The session's user when it exists and now < expires; else ERR_NOTFOUND. */
 int store_session_user(struct store *s, const unsigned char hash[32], int64_t now,
                        int64_t *user, struct error *err);
+/* The same, with the session's expiry time. */
+int store_session_expiry(struct store *s, const unsigned char hash[32], int64_t now,
+                         int64_t *user, int64_t *expires, struct error *err);
 int store_session_delete(struct store *s, const unsigned char hash[32], struct error *err);
 /* Deletes every expired session; *n (may be NULL) how many. */
 int store_session_purge(struct store *s, int64_t now, int64_t *n, struct error *err);
@@ -228,6 +231,7 @@ struct store_movie_query {
                           * results. At most 256 bytes, 32 words. NULL: list */
     enum store_sort sort;
     int offset, limit;   /* limit 1..100 */
+    int ids_only;        /* fill only out[i].id (the caller has the details) */
 };
 /* Movies matching q into out (limit,), *n of them; *total: how many match
  * in all. ERR_NOTFOUND for an unknown genre; ERR_USAGE for a bad query
@@ -237,6 +241,10 @@ int store_movies_find(struct store *s, const struct store_movie_query *q,
                       struct store_movie_info *out, int *n, int64_t *total, struct error *err);
 int store_movie_info(struct store *s, int64_t id, struct store_movie_info *out,
                      struct error *err);
+/* Every movie's info, by id (the server's catalogue in memory). A non-zero
+ * return from fn stops the scan and is returned. */
+typedef int (*store_movie_info_fn)(void *ctx, const struct store_movie_info *m);
+int store_each_movie_info(struct store *s, store_movie_info_fn fn, void *ctx, struct error *err);
 /* Up to max users who rated the movie >= max(4, min_score): the highest
  * scores first, then the newest users (highest ids) first, the order of
  * the partial index of ratings >= 4 by (movie, score), so no sort however

@@ -101,7 +101,7 @@ static const char *const sql_of[Q_N] = {
     [Q_SET_PASSWORD] = "UPDATE users SET password_hash = ? WHERE name = ? COLLATE NOCASE",
     [Q_SESSION_INSERT] = "INSERT INTO sessions (token_hash, user_id, created, expires)"
                          " VALUES (?, ?, ?, ?)",
-    [Q_SESSION_USER] = "SELECT user_id FROM sessions WHERE token_hash = ? AND expires > ?",
+    [Q_SESSION_USER] = "SELECT user_id, expires FROM sessions WHERE token_hash = ? AND expires > ?",
     [Q_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?",
     [Q_SESSION_PURGE] = "DELETE FROM sessions WHERE expires <= ?",
     [Q_GENRE_BY_NAME] = "SELECT id, name FROM genres WHERE name = ? COLLATE NOCASE"
@@ -569,6 +569,13 @@ int store_session_create(struct store *s, const unsigned char hash[32], int64_t 
 int store_session_user(struct store *s, const unsigned char hash[32], int64_t now,
                        int64_t *user, struct error *err)
 {
+    int64_t expires;
+    return store_session_expiry(s, hash, now, user, &expires, err);
+}
+
+int store_session_expiry(struct store *s, const unsigned char hash[32], int64_t now,
+                         int64_t *user, int64_t *expires, struct error *err)
+{
     sqlite3_stmt *st;
     int rc;
 
@@ -577,8 +584,10 @@ int store_session_user(struct store *s, const unsigned char hash[32], int64_t no
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
     rc = step(s, st, "cannot read sessions", err);
-    if (rc == 1)
+    if (rc == 1) {
         *user = sqlite3_column_int64(st, 0);
+        *expires = sqlite3_column_int64(st, 1);
+    }
     done(st);
     if (rc < 0)
         return -rc;
@@ -940,6 +949,40 @@ int store_each_event(struct store *s, int64_t after, store_event_fn fn, void *ct
 /* ------------------------------------------------------------------ */
 /* movies                                                              */
 
+/* A row of MOVIE_SELECT into m. */
+static void movie_row(sqlite3_stmt *st, struct store_movie_info *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->id = sqlite3_column_int64(st, 0);
+    col_text(st, 1, m->title, sizeof(m->title));
+    m->year = sqlite3_column_int(st, 2);
+    col_text(st, 3, m->release_date, sizeof(m->release_date));
+    col_text(st, 4, m->genres, sizeof(m->genres));
+    col_text(st, 5, m->imdb_id, sizeof(m->imdb_id));
+    col_text(st, 6, m->imdb_url, sizeof(m->imdb_url));
+    m->tmdb_id = sqlite3_column_int64(st, 7);
+    col_text(st, 8, m->poster_url, sizeof(m->poster_url));
+    m->nratings = sqlite3_column_int64(st, 9);
+    m->mean = m->nratings > 0 ? sqlite3_column_double(st, 10) / (double)m->nratings : 0;
+}
+
+int store_each_movie_info(struct store *s, store_movie_info_fn fn, void *ctx, struct error *err)
+{
+    sqlite3_stmt *st;
+    struct store_movie_info m;
+    int rc = 0, stop = 0;
+    if (sqlite3_prepare_v2(s->db, MOVIE_SELECT " ORDER BY m.id", -1, &st, NULL) != SQLITE_OK)
+        return store_db_error(err, s->db, "cannot read movies");
+    while (!stop && (rc = step(s, st, "cannot read movies", err)) == 1) {
+        movie_row(st, &m);
+        stop = fn(ctx, &m);
+    }
+    sqlite3_finalize(st);
+    if (stop)
+        return stop;
+    return rc < 0 ? -rc : 0;
+}
+
 int store_movie_info(struct store *s, int64_t id, struct store_movie_info *m,
                      struct error *err)
 {
@@ -950,20 +993,8 @@ int store_movie_info(struct store *s, int64_t id, struct store_movie_info *m,
         return rc;
     sqlite3_bind_int64(st, 1, id);
     rc = step(s, st, "cannot read movies", err);
-    if (rc == 1) {
-        memset(m, 0, sizeof(*m));
-        m->id = sqlite3_column_int64(st, 0);
-        col_text(st, 1, m->title, sizeof(m->title));
-        m->year = sqlite3_column_int(st, 2);
-        col_text(st, 3, m->release_date, sizeof(m->release_date));
-        col_text(st, 4, m->genres, sizeof(m->genres));
-        col_text(st, 5, m->imdb_id, sizeof(m->imdb_id));
-        col_text(st, 6, m->imdb_url, sizeof(m->imdb_url));
-        m->tmdb_id = sqlite3_column_int64(st, 7);
-        col_text(st, 8, m->poster_url, sizeof(m->poster_url));
-        m->nratings = sqlite3_column_int64(st, 9);
-        m->mean = m->nratings > 0 ? sqlite3_column_double(st, 10) / (double)m->nratings : 0;
-    }
+    if (rc == 1)
+        movie_row(st, m);
     done(st);
     if (rc < 0)
         return -rc;
@@ -1382,9 +1413,14 @@ int store_movies_find(struct store *s, const struct store_movie_query *q,
         return -rc;
     /* The page's details afterwards: one cheap lookup per movie rather
      * than the genre list of every matching movie before the sort. */
-    for (int i = 0; i < k; i++)
-        if ((rc = store_movie_info(s, ids[i], &out[i], err)))
+    for (int i = 0; i < k; i++) {
+        if (q->ids_only) {
+            memset(&out[i], 0, sizeof(out[i]));
+            out[i].id = ids[i];
+        } else if ((rc = store_movie_info(s, ids[i], &out[i], err))) {
             return rc;
+        }
+    }
     *n = k;
     return 0;
 }

@@ -2,8 +2,8 @@
  * test_bundle.c - tensor files and the recall models on disk: a
  * tensorfile round trip, every kind of damage the reader must refuse,
  * recall_bundle_save/load with the same vocabulary (identical tables) and
- * with another (ids missing, new and in another order), versions, and a
- * damaged latest version.
+ * with another (ids missing, new and in another order), versions, a
+ * damaged latest version, and a bundle from before the genre feature.
  */
 #include "testutil.h"
 
@@ -831,12 +831,130 @@ static void test_versiondir(void **state)
                      ERR_NOTFOUND);
 }
 
+/* ranker.blend and ranker.pre narrowed to `cols` features (the first
+ * ones), as a movierec from before the newer features wrote them. */
+static int narrow_cols;
+
+static void narrow_blends(struct tensorfile_tensor *t, int n, void **copies)
+{
+    const char *names[] = {"ranker.blend", "ranker.pre"};
+    for (int j = 0; j < 2; j++) {
+        int i = find_t(t, n, names[j]);
+        float *x = copies[i], wide[4 * BLEND_NFEAT];
+        assert_int_equal(t[i].dims[1], BLEND_NFEAT);
+        memcpy(wide, x, sizeof(wide));
+        memset(x, 0, sizeof(wide));
+        for (int r = 0; r < 4; r++)
+            for (int k = 0; k < narrow_cols; k++)
+                x[r * narrow_cols + k] = wide[r * BLEND_NFEAT + k];
+        /* the last row: {fitted, bias, 0...} */
+        x[3 * narrow_cols] = wide[3 * BLEND_NFEAT];
+        x[3 * narrow_cols + 1] = wide[3 * BLEND_NFEAT + 1];
+        t[i].dims[1] = narrow_cols;
+    }
+}
+
+static void narrow_pre_only(struct tensorfile_tensor *t, int n, void **copies)
+{
+    int i = find_t(t, n, "ranker.pre");
+    float *x = copies[i], wide[4 * BLEND_NFEAT];
+    memcpy(wide, x, sizeof(wide));
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < BLEND_NFEAT - 1; k++)
+            x[r * (BLEND_NFEAT - 1) + k] = wide[r * BLEND_NFEAT + k];
+    t[i].dims[1] = BLEND_NFEAT - 1; /* ranker.blend keeps every feature */
+}
+
+static void expect_widened(const struct rec_blend *got, const struct rec_blend *want)
+{
+    assert_int_equal(got->fitted, want->fitted);
+    assert_true(got->bias == want->bias);
+    for (int k = 0; k < BLEND_NFEAT - 1; k++) {
+        assert_true(got->mean[k] == want->mean[k]);
+        assert_true(got->scale[k] == want->scale[k]);
+        assert_true(got->w[k] == want->w[k]);
+    }
+    /* the feature the old file lacks: no weight, neutral scale */
+    assert_true(got->w[BLEND_GENRE] == 0.0f);
+    assert_true(got->scale[BLEND_GENRE] == 1.0f);
+    assert_true(got->mean[BLEND_GENRE] == 0.0f);
+}
+
+static void test_bundle_old_blend(void **state)
+{
+    (void)state;
+    struct world w;
+    struct recall_bundle back;
+    struct error err = {0};
+    char bdir[4200];
+    int version = 0, loaded = 0;
+
+    assert_int_equal(BLEND_GENRE, BLEND_NFEAT - 1); /* the newest feature is the last */
+    snprintf(bdir, sizeof(bdir), "%s/oldblend", dir);
+    world_make(&w, 4);
+    assert_true(w.b.blend.w[BLEND_GENRE] != 0.0f && w.b.blend.scale[BLEND_GENRE] != 1.0f);
+    assert_int_equal(recall_bundle_save(bdir, &w.b, &w.v, NULL, &version, NULL, 0, &err), 0);
+    assert_int_equal(version, 1);
+
+    /* one feature fewer (before BLEND_GENRE): loads, the new one off */
+    narrow_cols = BLEND_NFEAT - 1;
+    rewrite(bdir, 1, 2, narrow_blends);
+    if (recall_bundle_load(bdir, 2, &w.v, &back, &loaded, &err))
+        fail_msg("an old bundle: %s", err.msg);
+    assert_int_equal(loaded, 2);
+    expect_widened(&back.blend, &w.b.blend);
+    expect_widened(&back.pre, &w.b.pre);
+    assert_true(back.pre.w[BLEND_DEEP] == 0.0f && back.pre.bias == -2.25f);
+    /* the tables themselves are as saved */
+    {
+        struct recall_bundle same = back;
+        same.blend = w.b.blend;
+        same.pre = w.b.pre;
+        assert_same(&w.b, &same);
+    }
+    recall_bundle_free(&back);
+
+    /* an unfitted old blend stays unfitted */
+    memset(&w.b.blend, 0, sizeof(w.b.blend));
+    memset(&w.b.pre, 0, sizeof(w.b.pre));
+    assert_int_equal(recall_bundle_save(bdir, &w.b, &w.v, NULL, &version, NULL, 0, &err), 0);
+    assert_int_equal(version, 3);
+    rewrite(bdir, 3, 4, narrow_blends);
+    assert_int_equal(recall_bundle_load(bdir, 4, &w.v, &back, &loaded, &err), 0);
+    assert_false(back.blend.fitted);
+    assert_false(back.pre.fitted);
+    assert_true(back.blend.w[BLEND_GENRE] == 0.0f);
+    recall_bundle_free(&back);
+
+    /* two features fewer: refused, saying why and which file */
+    narrow_cols = BLEND_NFEAT - 2;
+    rewrite(bdir, 1, 5, narrow_blends);
+    memset(&back, 0x5a, sizeof(back));
+    assert_int_equal(recall_bundle_load(bdir, 5, &w.v, &back, &loaded, &err), ERR_FORMAT);
+    if (!strstr(err.msg, "/5/recall.safetensors") || !strstr(err.msg, "features"))
+        fail_msg("unexpected message: %s", err.msg);
+    {
+        char want[64];
+        snprintf(want, sizeof(want), "%d", BLEND_NFEAT - 2);
+        assert_non_null(strstr(err.msg, want));
+    }
+    assert_null(back.pop.count); /* left empty */
+    assert_null(back.group_top);
+
+    /* the blend and the pre-ranker of different widths: refused too */
+    rewrite(bdir, 1, 6, narrow_pre_only);
+    assert_int_equal(recall_bundle_load(bdir, 6, &w.v, &back, &loaded, &err), ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "features"));
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tensorfile_roundtrip), cmocka_unit_test(test_tensorfile_damage),
         cmocka_unit_test(test_bundle_roundtrip),     cmocka_unit_test(test_bundle_remap),
         cmocka_unit_test(test_bundle_versions),      cmocka_unit_test(test_versiondir),
+        cmocka_unit_test(test_bundle_old_blend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

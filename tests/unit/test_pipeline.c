@@ -4,7 +4,9 @@
  * watch one genre, and a user who has seen three science-fiction films.
  * Each channel alone, the ranker against the model, the ALS fold-in
  * against its normal equations, exclusion of rated movies, the genre cap,
- * a movie added after training, reasons, and fitting the blend.
+ * a movie added after training, reasons, fitting the blend, and
+ * newcomers: a list from interest tags alone in the cold-start order, the
+ * genre floor, and the genre feature scaled by how few ratings there are.
  */
 #include "testutil.h"
 
@@ -499,6 +501,265 @@ static void test_blend_fit(void **state)
     assert_false(b.fitted);
 }
 
+/* ------------------------------------------------------------------ */
+/* newcomers: interest tags, the genre floor, the genre feature          */
+
+static int genre_of_row(const struct world *w, int row)
+{
+    return (int)((w->r.ids[row] - 1) / 10); /* 0 Sci-Fi, 1 Romance, 2 Comedy */
+}
+
+/* A blend that ranks by the genre feature alone, times sign. */
+static void genre_blend(struct rec_blend *b, float sign)
+{
+    memset(b, 0, sizeof(*b));
+    b->fitted = 1;
+    for (int k = 0; k < BLEND_NFEAT; k++)
+        b->scale[k] = 1;
+    b->w[BLEND_GENRE] = sign;
+}
+
+static void test_interest_only_keeps_cold_order(void **state)
+{
+    struct world *w = *state;
+    struct rec_opts o, oc;
+    struct rec_item out[20], cold[20];
+    struct rec_user u;
+    int romance = genre_index(w, "Romance"), got, ncold;
+    const int *top;
+
+    assert_true(romance > 0);
+    top = w->r.genre_top + (size_t)romance * w->r.genre_k;
+    memset(&u, 0, sizeof(u)); /* a new account: no ratings, one interest genre */
+    u.genres = &romance;
+    u.ngenres = 1;
+
+    /* the cold-start channel alone: popular in Romance, by popularity */
+    rec_opts_default(&oc);
+    oc.only = REC_COLD;
+    ncold = run(w, &oc, &u, cold, 20);
+    assert_int_equal(ncold, 20);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(cold[i].movie, top[i]);
+
+    /* the whole pipeline, no cap and no floor: the same list in the same
+     * order (not the deep model's), each with its probability */
+    rec_opts_default(&o);
+    o.genre_cap = 0;
+    o.genre_floor = 0;
+    got = run(w, &o, &u, out, 20);
+    assert_int_equal(got, 20);
+    for (int i = 0; i < got; i++) {
+        if (out[i].movie != cold[i].movie)
+            fail_msg("item %d: movie %lld, the cold-start channel's is %lld", i,
+                     (long long)w->r.ids[out[i].movie], (long long)w->r.ids[cold[i].movie]);
+        assert_int_equal(out[i].reason, cold[i].reason);
+        assert_int_equal(out[i].channel, REC_COLD);
+        assert_true(out[i].score > 0 && out[i].score < 1);
+        if (i)
+            assert_true(out[i].rank < out[i - 1].rank);
+    }
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(out[i].reason, REASON_GENRE);
+        assert_int_equal(out[i].genre, romance);
+        assert_int_equal(genre_of_row(w, out[i].movie), 1);
+    }
+
+    /* with the default cap (5 a page) the first five are still the five
+     * most popular in Romance, in that order */
+    rec_opts_default(&o);
+    got = run(w, &o, &u, out, 10);
+    assert_int_equal(got, 10);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(out[i].movie, top[i]);
+        assert_int_equal(out[i].reason, REASON_GENRE);
+        assert_int_equal(out[i].genre, romance);
+    }
+    for (int i = 5; i < 10; i++)
+        assert_true(genre_of_row(w, out[i].movie) != 1);
+    for (int i = 1; i < got; i++)
+        assert_true(out[i].rank <= out[i - 1].rank);
+}
+
+/* Sci-Fi movies among out[from, to). */
+static int scifi_in(const struct world *w, const struct rec_item *out, int from, int to)
+{
+    int n = 0;
+    for (int i = from; i < to; i++)
+        n += genre_of_row(w, out[i].movie) == 0;
+    return n;
+}
+
+static void test_genre_floor(void **state)
+{
+    struct world *w = *state;
+    struct rec_opts o;
+    struct rec_blend against, unfitted;
+    struct rec_item out[30];
+    struct ustate us;
+    int got;
+
+    /* user 26 rated three Sci-Fi films 5: a newcomer who leans to Sci-Fi.
+     * A ranker that puts Sci-Fi last (the genre feature, weight -1) gives
+     * a first page without any; the floor brings 3 of the 7 left into
+     * every page of 10. */
+    genre_blend(&against, -1.0f);
+    memset(&unfitted, 0, sizeof(unfitted));
+    rec_opts_default(&o);
+    o.blend = &against;
+    o.pre = &unfitted;
+    user_of(w, 26, &us);
+    assert_int_equal(us.u.n, 3);
+
+    o.genre_floor = 0;
+    got = run(w, &o, &us.u, out, 27);
+    assert_int_equal(got, 27);
+    assert_int_equal(scifi_in(w, out, 0, 10), 0);
+    assert_int_equal(scifi_in(w, out, 10, 20), 0);
+    assert_int_equal(scifi_in(w, out, 20, 27), 7);
+
+    o.genre_floor = 3;
+    got = run(w, &o, &us.u, out, 27);
+    assert_int_equal(got, 27);
+    assert_int_equal(scifi_in(w, out, 0, 10), 3);
+    assert_int_equal(scifi_in(w, out, 10, 20), 3);
+    assert_int_equal(scifi_in(w, out, 20, 27), 1); /* all there is left */
+    for (int p = 0; p < got; p += 10) {
+        int cnt[3] = {0};
+        for (int i = p; i < got && i < p + 10; i++) {
+            if (i > p) /* each page in rank order */
+                assert_true(out[i].rank <= out[i - 1].rank);
+            cnt[genre_of_row(w, out[i].movie)]++;
+        }
+        if (p < 20) /* the cap of 5 still holds */
+            assert_true(cnt[0] <= 5 && cnt[1] <= 5 && cnt[2] <= 5);
+    }
+    for (int i = 0; i < got; i++) /* nothing lost, nothing twice */
+        for (int j = i + 1; j < got; j++)
+            assert_true(out[i].movie != out[j].movie);
+
+    /* a list of 5: its share of the floor, ceil(3 * 5 / 10) = 2 */
+    got = run(w, &o, &us.u, out, 5);
+    assert_int_equal(got, 5);
+    assert_int_equal(scifi_in(w, out, 0, 5), 2);
+
+    /* without any cap the floor still holds */
+    o.genre_cap = 0;
+    got = run(w, &o, &us.u, out, 10);
+    assert_int_equal(scifi_in(w, out, 0, 10), 3);
+    for (int i = 1; i < got; i++)
+        assert_true(out[i].rank <= out[i - 1].rank);
+
+    /* a ranker that likes Sci-Fi: the floor adds nothing, cap 5 holds */
+    genre_blend(&against, 1.0f);
+    o.genre_cap = 5;
+    got = run(w, &o, &us.u, out, 10);
+    assert_int_equal(scifi_in(w, out, 0, 10), 5);
+}
+
+/* Runs the pipeline for u and copies the genre feature of every candidate
+ * out by movie row: g (NMOV + 1,) with -1 for rows that were no
+ * candidate. Returns ws.few. */
+static float genre_feature(const struct world *w, const struct rec_opts *o,
+                           const struct rec_user *u, float *g)
+{
+    struct rec_ws ws;
+    struct error err = {0};
+    struct rec_item out[10];
+    float few;
+
+    assert_int_equal(rec_ws_alloc(&ws, &w->r, o, &err), 0);
+    assert_true(recommender_recommend(&w->r, &ws, o, u, out, 10, &err) > 0);
+    assert_true(ws.ranked);
+    for (int i = 0; i <= NMOV; i++)
+        g[i] = -1;
+    for (int i = 0; i < ws.ncand; i++) {
+        assert_true(ws.rows[i] > 0 && ws.rows[i] <= NMOV);
+        g[ws.rows[i]] = ws.feat[(size_t)i * BLEND_NFEAT + BLEND_GENRE];
+    }
+    few = ws.few;
+    rec_ws_free(&ws);
+    return few;
+}
+
+static void test_genre_feature(void **state)
+{
+    struct world *w = *state;
+    struct rec_opts o;
+    struct rec_blend unfitted;
+    struct ustate us;
+    struct rec_user many;
+    int movie[20];
+    float score[20], g_new[NMOV + 1], g_many[NMOV + 1], lo = 1e9f, hi = -1e9f;
+    int64_t when[20];
+    int ncommon = 0;
+
+    memset(&unfitted, 0, sizeof(unfitted));
+    rec_opts_default(&o);
+    o.pre = &unfitted;
+    o.recent = 3; /* the same three latest ratings stand for both users */
+
+    /* the newcomer: three Sci-Fi films, all 5 */
+    user_of(w, 26, &us);
+    assert_true(genre_feature(w, &o, &us.u, g_new) == 1.0f);
+    for (int row = 1; row <= NMOV; row++) {
+        if (g_new[row] < 0)
+            continue;
+        if (genre_of_row(w, row) == 0)
+            lo = g_new[row] < lo ? g_new[row] : lo;
+        else
+            hi = g_new[row] > hi ? g_new[row] : hi;
+    }
+    assert_true(lo < 1e9f && hi > -1e9f); /* both kinds were candidates */
+    assert_true(lo > hi);
+    assert_true(fabsf(lo - 1.0f) < 1e-5f); /* all of the preference, one genre */
+    assert_true(hi == 0.0f);
+
+    /* 20 ratings: the same three latest, and 17 older ones of Romance and
+     * Comedy rated 3: the same preference (o.recent = 3), the feature
+     * scaled by 5 / 20 */
+    for (int i = 0; i < 3; i++) {
+        movie[i] = us.movie[i];
+        score[i] = us.score[i];
+        when[i] = us.time[i];
+    }
+    for (int i = 3; i < 20; i++) {
+        movie[i] = row_of(w, 11 + (i - 3)); /* 11 .. 27 */
+        score[i] = 3.0f;
+        when[i] = 10 + i;
+    }
+    memset(&many, 0, sizeof(many));
+    many.feat = us.u.feat;
+    many.n = 20;
+    many.movie = movie;
+    many.score = score;
+    many.time = when;
+    assert_true(fabsf(genre_feature(w, &o, &many, g_many) - 5.0f / 20.0f) < 1e-6f);
+    for (int row = 1; row <= NMOV; row++) {
+        if (g_new[row] < 0 || g_many[row] < 0)
+            continue;
+        ncommon++;
+        if (fabsf(g_many[row] - g_new[row] * 5.0f / 20.0f) > 1e-6f)
+            fail_msg("movie %lld: genre feature %g with 20 ratings, %g with 3",
+                     (long long)w->r.ids[row], g_many[row], g_new[row]);
+    }
+    assert_true(ncommon >= 7); /* Sci-Fi 4..10 at least */
+
+    /* a newcomer with an interest genre too: half the preference each */
+    {
+        int romance = genre_index(w, "Romance");
+        us.u.genres = &romance;
+        us.u.ngenres = 1;
+        genre_feature(w, &o, &us.u, g_new);
+        for (int row = 1; row <= NMOV; row++) {
+            float want = genre_of_row(w, row) == 2 ? 0.0f : 0.5f;
+            if (g_new[row] >= 0 && fabsf(g_new[row] - want) > 1e-5f)
+                fail_msg("movie %lld: genre feature %g, want %g", (long long)w->r.ids[row],
+                         g_new[row], want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -512,6 +773,9 @@ int main(void)
         cmocka_unit_test(test_mismatched_bundle_refused),
         cmocka_unit_test(test_reason_text),
         cmocka_unit_test(test_blend_fit),
+        cmocka_unit_test(test_interest_only_keeps_cold_order),
+        cmocka_unit_test(test_genre_floor),
+        cmocka_unit_test(test_genre_feature),
     };
     void *w = NULL;
     if (world_setup(&w))
