@@ -6,6 +6,10 @@
  *   recommend HOME [-q QUERIES] [--synthetic] [--als-iterations N] [-S SEED]
  *   recommend HOME --als-runs N      time ALS training alone (64 factors,
  *                                    15 iterations, 2 threads), N times
+ *   recommend HOME --save-models     save the --synthetic models (random-weight
+ *                                    watch and like models, the recall models
+ *                                    with timing weights) as new versions under
+ *                                    HOME/models, for bench/serve.sh at ml-25m size
  *
  * HOME holds a store. Without --synthetic it needs trained models
  * (engine_load: models/watch and models/recall). With --synthetic the
@@ -58,7 +62,7 @@ static void die(const char *what, const struct error *err)
 int main(int argc, char **argv)
 {
     const char *home = NULL;
-    int queries = 2000, synthetic = 0, als_iter = 15, als_runs = 0;
+    int queries = 2000, synthetic = 0, als_iter = 15, als_runs = 0, save = 0;
     uint64_t seed = 1;
     char path[4200];
     struct error err = {0};
@@ -80,6 +84,8 @@ int main(int argc, char **argv)
             seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--synthetic"))
             synthetic = 1;
+        else if (!strcmp(argv[i], "--save-models"))
+            save = synthetic = 1;
         else if (!strcmp(argv[i], "--als-iterations") && i + 1 < argc)
             als_iter = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--als-runs") && i + 1 < argc)
@@ -152,6 +158,21 @@ int main(int argc, char **argv)
                 b.blend.w[k] = 0.1f;
             }
             printf("ranker weights: synthetic (for timing)\n");
+        }
+        if (save) { /* for bench/serve.sh: the server loads what is saved */
+            int v;
+            snprintf(path, sizeof(path), "%s/models/watch", home);
+            if (modelfile_save(path, &mdl, &d.vocab, NULL, 0, &v, NULL, 0, &err))
+                die("save watch", &err);
+            printf("saved the random-weight model as %s/%d (and as like)\n", path, v);
+            snprintf(path, sizeof(path), "%s/models/like", home);
+            if (modelfile_save(path, &mdl, &d.vocab, NULL, 0, &v, NULL, 0, &err))
+                die("save like", &err);
+            snprintf(path, sizeof(path), "%s/models/recall", home);
+            if (recall_bundle_save(path, &b, &d.vocab, NULL, &v, NULL, 0, &err))
+                die("save recall", &err);
+            printf("saved the recall models with the timing weights as %s/%d\n", path, v);
+            return 0;
         }
         if (feat_load_movies(s, &d.vocab, &ids, &mf, &nm, &err))
             die("movies", &err);

@@ -8,7 +8,13 @@
 #
 #   bench/serve.sh HOME [LABEL]      a home folder with data and trained models
 #                                    (the bench works on a copy of it: the mixed
-#                                    run writes ratings)
+#                                    run writes ratings). For the ml-25m-size set,
+#                                    where training the deep model takes too long
+#                                    for a benchmark: `movierec generate` +
+#                                    `import`, `train --label recall`, then
+#                                    `build/bench/recommend HOME --save-models`
+#                                    (bench/recommend.sh builds it) saves
+#                                    random-weight deep models of the default size
 #   DURATION=20   seconds per wrk run          RUNS=3   runs per scenario (median)
 #   CONNS=64      connections                  WRK_THREADS=2
 #   SERVER_THREADS=4   the server's --threads  USERS=64 logged-in users

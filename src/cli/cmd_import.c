@@ -9,7 +9,8 @@
 #include "../store/store.h"
 #include "cli.h"
 
-static const char usage[] = "movierec import [--format FORMAT] [--replace] [--skip-bad] SRC_DIR";
+static const char usage[] =
+    "movierec import [--format FORMAT] [--replace|--replace-accounts] [--skip-bad] SRC_DIR";
 
 static void help(void)
 {
@@ -23,6 +24,7 @@ static void help(void)
            "options:\n"
            "  --format F   ml-100k, ml-1m or ml-latest instead of detecting it\n"
            "  --replace    replace a store that already holds data\n"
+           "  --replace-accounts  also when it holds accounts people made (they are lost)\n"
            "  --skip-bad   import the good lines, report the bad ones (default: the first\n"
            "               bad line stops the import and the store stays as it was)\n",
            usage);
@@ -62,7 +64,9 @@ int cmd_import(struct cli *c, int argc, char **argv)
             help();
             return 0;
         } else if (!strcmp(argv[i], "--replace")) {
-            replace = 1;
+            replace = replace > 1 ? replace : 1;
+        } else if (!strcmp(argv[i], "--replace-accounts")) {
+            replace = 2;
         } else if (!strcmp(argv[i], "--skip-bad")) {
             opts.skip_bad = 1;
         } else if (!strcmp(argv[i], "--format")) {
@@ -97,6 +101,14 @@ int cmd_import(struct cli *c, int argc, char **argv)
         return cli_fail("the store in '%s' already holds %lld movies and %lld ratings; "
                         "add --replace to replace them",
                         c->home, (long long)counts.movies, (long long)counts.ratings);
+    /* accounts made through the server are people's data: never lose them
+     * by accident */
+    if (counts.accounts && replace < 2)
+        return cli_fail("the store in '%s' holds %lld accounts that can log in (made with "
+                        "'movierec serve' or 'user passwd'); an import replaces the whole store "
+                        "and would delete them with their ratings, tags and sessions; add "
+                        "--replace-accounts to do it anyway",
+                        c->home, (long long)counts.accounts);
 
     memset(&bar, 0, sizeof(bar));
     opts.progress = on_progress;

@@ -245,8 +245,26 @@ void api_similar(void *app, struct http_req *req, struct http_res *res)
         return;
     }
     row = recommender_row(&sv->e.r, id);
-    got = row < 0 ? 0 : recommender_similar(&sv->e.r, &w->ws, row, REC_SIMILAR_BETA, NULL, out,
-                                            (int)n);
+    got = 0;
+    if (row >= 0 && n <= SIMILAR_CACHED) {
+        unsigned char want = 0;
+        if (atomic_load_explicit(&sv->sim_state[row], memory_order_acquire) == 2) {
+            got = sv->sim_n[row] < n ? sv->sim_n[row] : (int)n;
+            memcpy(out, sv->sim + (size_t)row * SIMILAR_CACHED, (size_t)got * sizeof(*out));
+        } else {
+            got = recommender_similar(&sv->e.r, &w->ws, row, REC_SIMILAR_BETA, NULL, out,
+                                      SIMILAR_CACHED);
+            if (atomic_compare_exchange_strong(&sv->sim_state[row], &want, 1)) {
+                memcpy(sv->sim + (size_t)row * SIMILAR_CACHED, out, (size_t)got * sizeof(*out));
+                sv->sim_n[row] = got;
+                atomic_store_explicit(&sv->sim_state[row], 2, memory_order_release);
+            }
+            if (got > n)
+                got = (int)n;
+        }
+    } else if (row >= 0) {
+        got = recommender_similar(&sv->e.r, &w->ws, row, REC_SIMILAR_BETA, NULL, out, (int)n);
+    }
     list = json_array();
     for (int i = 0; i < got; i++) {
         struct store_movie_info s;

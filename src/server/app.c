@@ -99,6 +99,9 @@ static void served_free(struct served *sv)
         return;
     if (sv->has_engine)
         engine_free(&sv->e);
+    free(sv->sim);
+    free(sv->sim_n);
+    free((void *)sv->sim_state);
     if (sv->has_like) {
         model_free(&sv->like);
         vocab_free(&sv->like_v);
@@ -167,6 +170,14 @@ static int served_load(struct app *a, struct store *s, int watch, int recall, in
             return rc;
         }
         sv->has_engine = 1;
+        size_t n = (size_t)sv->e.r.n;
+        sv->sim = malloc(n * SIMILAR_CACHED * sizeof(*sv->sim));
+        sv->sim_n = calloc(n, sizeof(*sv->sim_n));
+        sv->sim_state = calloc(n, sizeof(*sv->sim_state));
+        if (!sv->sim || !sv->sim_n || !sv->sim_state) {
+            served_free(sv);
+            return error_set(err, ERR_NOMEM, "out of memory for the similar-movies cache");
+        }
     }
     if (like && (rc = load_like(a, s, sv, like, err))) {
         served_free(sv);

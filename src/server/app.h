@@ -41,7 +41,13 @@ struct served {
     int like_n;
     uint64_t gen;      /* 1, 2, ... per load */
     atomic_int refs;
+    /* similar movies depend on the movie and the models alone: each row's
+     * best SIMILAR_CACHED, made on first use */
+    struct rec_item *sim;    /* (rows, SIMILAR_CACHED) */
+    int *sim_n;              /* (rows,) how many */
+    _Atomic unsigned char *sim_state; /* (rows,) 0 none, 1 being made, 2 ready */
 };
+#define SIMILAR_CACHED 20
 
 struct app_opts {
     int reload_s;          /* poll models/ every this many seconds; 0: only on SIGHUP */

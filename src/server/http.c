@@ -538,6 +538,62 @@ static int method_is(const char *m, const char *want)
     return strcmp(m, want) == 0;
 }
 
+/* The index of the first route that matches p and answers method (a GET
+ * route also answers HEAD), with its params; -2 when routes match p but
+ * none answers method (405), -1 when none matches p (404). */
+static int route_find(const struct http_route *routes, int nroutes, const char *method,
+                      const struct dpath *p, const char **params, int *nparams)
+{
+    int known = 0, is_head = method_is(method, "HEAD");
+    for (int i = 0; i < nroutes; i++) {
+        const struct http_route *rt = &routes[i];
+        if (!route_match(rt->pattern, p, params, nparams))
+            continue;
+        known = 1;
+        if (method_is(rt->method, method) || (is_head && method_is(rt->method, "GET")))
+            return i;
+    }
+    return known ? -2 : -1;
+}
+
+int http_route_find(const struct http_route *routes, int nroutes, const char *method,
+                    const char *target, size_t len, int *route, char *params, size_t cap,
+                    int *nparams)
+{
+    const char *ps[HTTP_MAX_PARAMS];
+    struct dpath p;
+    size_t n = 0, o = 0;
+    int np = 0, found, rc;
+
+    *route = -1;
+    *nparams = 0;
+    while (n < len && target[n] != '?' && target[n] != '#')
+        n++;
+    rc = dpath_parse(&p, target, n);
+    if (rc == -2)
+        return -1;
+    if (rc < 0)
+        return 400;
+    found = route_find(routes, nroutes, method, &p, ps, &np);
+    if (found < 0) {
+        dpath_free(&p);
+        return found == -2 ? 405 : 404;
+    }
+    for (int i = 0; i < np; i++) {
+        size_t l = strlen(ps[i]) + 1;
+        if (l > cap - o) {
+            dpath_free(&p);
+            return -1;
+        }
+        memcpy(params + o, ps[i], l);
+        o += l;
+    }
+    dpath_free(&p);
+    *route = found;
+    *nparams = np;
+    return 200;
+}
+
 /* "GET, HEAD, POST" from the routes matching p, into out. */
 static void allow_list(const struct http_server *srv, const struct dpath *p, char *out, size_t cap)
 {
@@ -642,16 +698,8 @@ static enum MHD_Result dispatch(struct conn_req *cr, struct MHD_Connection *c, c
         return send_res(cr, c, method, url, req.remote, &res, "bad_request", NULL);
     }
 
-    int found = -1, path_known = 0;
     int is_head = method_is(method, "HEAD");
-    for (int i = 0; i < srv->nroutes && found < 0; i++) {
-        const struct http_route *rt = &srv->routes[i];
-        if (!route_match(rt->pattern, &p, req.params, &req.nparams))
-            continue;
-        path_known = 1;
-        if (method_is(rt->method, method) || (is_head && method_is(rt->method, "GET")))
-            found = i;
-    }
+    int found = route_find(srv->routes, srv->nroutes, method, &p, req.params, &req.nparams);
     if (found >= 0) {
         const struct http_route *rt = &srv->routes[found];
         route = rt->name ? rt->name : rt->pattern;
@@ -661,7 +709,7 @@ static enum MHD_Result dispatch(struct conn_req *cr, struct MHD_Connection *c, c
         req.body_len = cr->len;
         req.conn = c;
         rt->fn(srv->app, &req, &res);
-    } else if (path_known) {
+    } else if (found == -2) {
         char allow[128];
         allow_list(srv, &p, allow, sizeof(allow));
         http_res_error(&res, 405, "method_not_allowed", "%s is not allowed here", method);

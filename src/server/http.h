@@ -86,6 +86,24 @@ struct http_route {
     const char *name;    /* label in metrics and the access log: "movie" */
 };
 
+/* Routes a request target the way the server does (its dispatch and
+ * tests/fuzz/fuzz_http_path.c share the code): the path, target[0..len)
+ * up to the first '?' or '#', is percent-decoded segment by segment (a
+ * "%2F" stays inside its segment) and matched against routes in order.
+ * Returns 200 with *route the index of the first route that matches the
+ * path and answers method (a GET route also answers HEAD) and its params,
+ * at most HTTP_MAX_PARAMS, copied into params (cap bytes) one after
+ * another, each NUL-terminated, *nparams of them; 405 when routes match
+ * the path but none answers method; 404 when none matches; 400 when the
+ * path is not valid (empty, not starting with '/', a bad percent-encoding,
+ * a NUL raw or as "%00", or not UTF-8 once decoded); -1 when out of memory
+ * or the params do not fit in cap. No ".." is resolved: a ":name" or "*"
+ * param may be ".." or hold "../", and handlers that use one as a file
+ * name must refuse it. */
+int http_route_find(const struct http_route *routes, int nroutes, const char *method,
+                    const char *target, size_t len, int *route, char *params, size_t cap,
+                    int *nparams);
+
 struct http_server_opts {
     const char *bind;       /* "127.0.0.1" (default) */
     int port;               /* 0: any free port (see http_server_port) */

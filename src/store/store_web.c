@@ -80,10 +80,14 @@ enum q {
     Q_GENRES,
     Q_FTS_ANY,
     Q_VOCAB,
+    Q_FTS5_API,
     Q_N
 };
 
-_Static_assert(Q_N <= STORE_WEB_STMTS, "raise STORE_WEB_STMTS");
+/* The slots after the fixed statements cache store_movies_find()'s
+ * statements, whose SQL depends on the query's shape (see find_stmt()). */
+#define FIND_SLOTS (STORE_WEB_STMTS - Q_N)
+_Static_assert(FIND_SLOTS >= 8, "raise STORE_WEB_STMTS");
 
 static const char *const sql_of[Q_N] = {
     [Q_USER_EXISTS] = "SELECT 1 FROM users WHERE id = ?",
@@ -137,6 +141,9 @@ static const char *const sql_of[Q_N] = {
                  " GROUP BY g.id ORDER BY g.name LIMIT ?",
     [Q_FTS_ANY] = "SELECT 1 FROM movies_fts WHERE movies_fts MATCH ? LIMIT 1",
     [Q_VOCAB] = "SELECT term, cnt FROM movies_fts_vocab",
+    /* Hands out the connection's FTS5 API (see rank_fn_ready()); kept
+     * prepared as the mark that movierec_tf() is registered. */
+    [Q_FTS5_API] = "SELECT fts5(?)",
 };
 
 void store_web_close(struct store *s)
@@ -1273,16 +1280,17 @@ static int closest_term(struct store *s, const char *word, size_t n, char *out, 
 }
 
 /* Turns the user's text into an FTS5 query in q: each word a quoted
- * string matching as a prefix, all of them ANDed; a word that matches no
- * title is replaced by the closest title word, if one is close enough.
- * Returns 0 (q "" when the text has no words) or an error code. */
-static int search_query(struct store *s, const char *text, char *q, size_t cap,
-                        struct error *err)
+ * string matching as a prefix (one FTS5 phrase per word, *words of them),
+ * all of them ANDed. With typos, a word that matches no title is replaced
+ * by the closest title word, if one is close enough; *fixed: how many
+ * were. Returns 0 (q "" when the text has no words) or an error code. */
+static int search_query(struct store *s, const char *text, int typos, char *q, size_t cap,
+                        int *words, int *fixed, struct error *err)
 {
     size_t n = strlen(text), i = 0, len = 0;
-    int words = 0;
 
     q[0] = '\0';
+    *words = *fixed = 0;
     if (n > SEARCH_TEXT_MAX)
         return error_set(err, ERR_USAGE, "search text is longer than %d bytes", SEARCH_TEXT_MAX);
     if (!text_utf8_valid(text, n))
@@ -1290,7 +1298,7 @@ static int search_query(struct store *s, const char *text, char *q, size_t cap,
     while (i < n) {
         char one[2 * SEARCH_TEXT_MAX + 16], term[4 * WORD_MAX + 16];
         size_t start = i, end, olen = 0;
-        int rc, hit, fixed = 0;
+        int rc, hit, close = 0;
 
         if (!word_char(utf8_next(text, n, &i)))
             continue;
@@ -1302,23 +1310,362 @@ static int search_query(struct store *s, const char *text, char *q, size_t cap,
             end = j;
         }
         i = end;
-        if (++words > SEARCH_WORDS_MAX)
+        if (++*words > SEARCH_WORDS_MAX)
             return error_set(err, ERR_USAGE, "search text has more than %d words",
                              SEARCH_WORDS_MAX);
-        if (put_string(one, sizeof(one), &olen, text + start, end - start, 1))
-            return error_set(err, ERR_USAGE, "search text is too long");
-        if ((hit = fts_any(s, one, err)) < 0)
-            return -hit;
-        if (!hit && (fixed = closest_term(s, text + start, end - start, term, sizeof(term), err)) < 0)
-            return -fixed;
-        if (fixed)
+        if (typos) {
+            if (put_string(one, sizeof(one), &olen, text + start, end - start, 1))
+                return error_set(err, ERR_USAGE, "search text is too long");
+            if ((hit = fts_any(s, one, err)) < 0)
+                return -hit;
+            if (!hit &&
+                (close = closest_term(s, text + start, end - start, term, sizeof(term), err)) < 0)
+                return -close;
+        }
+        if (close) {
             rc = put_string(q, cap, &len, term, strlen(term), 0);
-        else /* it matches, or nothing is close: as typed */
+            ++*fixed;
+        } else { /* as typed: it matches, or nothing is close */
             rc = put_string(q, cap, &len, text + start, end - start, 1);
+        }
         if (rc)
             return error_set(err, ERR_USAGE, "search text is too long");
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* finding movies: a statement cache, and ranking by relevance in C     */
+
+/* The statement of sql (made only of fixed fragments) ready in *out, from
+ * the cache in s->web[Q_N..]: most recently used first, so that a miss
+ * prepares it in front and finalises the least recently used one when
+ * the cache is full. Each caller resets it before the next find_stmt(). */
+static int find_stmt(struct store *s, const char *sql, sqlite3_stmt **out, struct error *err)
+{
+    sqlite3_stmt **c = s->web + Q_N, *st = NULL;
+    int i;
+
+    *out = NULL;
+    for (i = 0; i < FIND_SLOTS && c[i]; i++)
+        if (!strcmp(sqlite3_sql(c[i]), sql))
+            break;
+    if (i < FIND_SLOTS && c[i]) {
+        st = c[i];
+    } else {
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+            return store_db_error(err, s->db, "cannot find movies");
+        if (i == FIND_SLOTS) {
+            sqlite3_finalize(c[--i]);
+            c[i] = NULL;
+        }
+    }
+    memmove(c + 1, c, (size_t)i * sizeof(*c));
+    c[0] = st;
+    *out = st;
+    return 0;
+}
+
+/*
+ * Relevance is FTS5's bm25(), but bm25() itself costs most of a search:
+ * for every match it reads the row's length with a statement of its own,
+ * and once per query it runs every phrase again to count its matches.
+ * So the ranked search reads each match's length from the docsize table
+ * in its own join, its phrase frequencies from movierec_tf() (below), and
+ * computes bm25() here with the same formula, constants and order of
+ * operations as SQLite's fts5_aux.c. A single phrase without filters
+ * needs no second run: its count of matches is the search's own.
+ *
+ * movierec_tf(movies_fts, hits), an FTS5 auxiliary function, returns a
+ * blob of sqlite3_int64: the rows of the index, their tokens in all,
+ * the query's phrases (np), hits, then each phrase's instances in the
+ * row and, when hits is not 0, each phrase's matches in the whole index
+ * (the N, the average length and the IDF inputs of bm25()).
+ */
+#define TF_HEAD 4
+
+static int count_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ctx)
+{
+    (void)api;
+    (void)fts;
+    ++*(sqlite3_int64 *)ctx;
+    return SQLITE_OK;
+}
+
+static void tf_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+                  int nval, sqlite3_value **val)
+{
+    sqlite3_int64 *d = api->xGetAuxdata(fts, 0); /* the blob, its head filled once a query */
+    int rc = SQLITE_OK, np, ninst = 0;
+
+    if (!d) {
+        int hits = nval > 0 && sqlite3_value_int(val[0]);
+        np = api->xPhraseCount(fts);
+        if (!(d = sqlite3_malloc64((TF_HEAD + 2 * (sqlite3_uint64)np) * sizeof(*d)))) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        memset(d, 0, (TF_HEAD + 2 * (size_t)np) * sizeof(*d));
+        d[2] = np;
+        d[3] = hits;
+        rc = api->xRowCount(fts, &d[0]);
+        if (rc == SQLITE_OK)
+            rc = api->xColumnTotalSize(fts, -1, &d[1]);
+        for (int i = 0; rc == SQLITE_OK && hits && i < np; i++)
+            rc = api->xQueryPhrase(fts, i, &d[TF_HEAD + np + i], count_cb);
+        if (rc != SQLITE_OK)
+            sqlite3_free(d);
+        else
+            rc = api->xSetAuxdata(fts, d, sqlite3_free); /* frees d when it fails */
+        if (rc != SQLITE_OK) {
+            sqlite3_result_error_code(ctx, rc);
+            return;
+        }
+    }
+    np = (int)d[2];
+    memset(d + TF_HEAD, 0, (size_t)np * sizeof(*d));
+    rc = api->xInstCount(fts, &ninst);
+    for (int i = 0; rc == SQLITE_OK && i < ninst; i++) {
+        int ip, ic, io;
+        if ((rc = api->xInst(fts, i, &ip, &ic, &io)) == SQLITE_OK && ip >= 0 && ip < np)
+            d[TF_HEAD + ip]++;
+    }
+    if (rc != SQLITE_OK)
+        sqlite3_result_error_code(ctx, rc);
+    else
+        sqlite3_result_blob(ctx, d, (int)((TF_HEAD + (size_t)np * (1 + (d[3] != 0))) * sizeof(*d)),
+                            SQLITE_TRANSIENT);
+}
+
+/* Registers movierec_tf() with the connection's FTS5, once a handle (the
+ * prepared Q_FTS5_API marks it done). */
+static int rank_fn_ready(struct store *s, struct error *err)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (s->web[Q_FTS5_API])
+        return 0;
+    if ((rc = prep(s, Q_FTS5_API, &st, err)))
+        return rc;
+    sqlite3_bind_pointer(st, 1, &api, "fts5_api_ptr", NULL);
+    rc = step(s, st, "cannot rank titles", err);
+    done(st);
+    if (rc >= 0 && (!api || api->iVersion < 2 ||
+                    api->xCreateFunction(api, "movierec_tf", NULL, tf_fn, NULL) != SQLITE_OK))
+        rc = -error_set(err, ERR_DB, "cannot rank titles: no FTS5 auxiliary functions");
+    if (rc < 0) {
+        sqlite3_finalize(s->web[Q_FTS5_API]);
+        s->web[Q_FTS5_API] = NULL;
+        return -rc;
+    }
+    return 0;
+}
+
+/* The sum of the varints of a docsize blob (one per column): the row's
+ * tokens, as FTS5's xColumnSize(-1) adds them up. */
+static int64_t doc_tokens(const unsigned char *p, int n)
+{
+    int64_t sum = 0;
+    int i = 0;
+    while (i < n) {
+        uint64_t v = 0;
+        int k = 0;
+        while (k < 8 && i < n) {
+            unsigned char c = p[i++];
+            v = (v << 7) | (c & 0x7f);
+            k++;
+            if (!(c & 0x80))
+                break;
+            if (k == 8 && i < n) /* the ninth byte holds eight bits */
+                v = (v << 8) | p[i++];
+        }
+        sum += (int64_t)v;
+    }
+    return sum;
+}
+
+struct hit {
+    int64_t id, ratings, len; /* len: the row's tokens */
+    double score;             /* bm25(): lower is better */
+};
+
+/* The relevance order: bm25(), then most ratings, then id. */
+static int hit_cmp(const void *pa, const void *pb)
+{
+    const struct hit *a = pa, *b = pb;
+    if (a->score != b->score)
+        return a->score < b->score ? -1 : 1;
+    if (a->ratings != b->ratings)
+        return a->ratings > b->ratings ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* Restores the max-heap h[0..n) (the worst hit on top) below i. */
+static void sift_down(struct hit *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && hit_cmp(&h[l], &h[m]) > 0)
+            m = l;
+        if (r < n && hit_cmp(&h[r], &h[m]) > 0)
+            m = r;
+        if (m == i)
+            return;
+        struct hit t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Sorts the best m of h[0..n) into h[0..m). */
+static void best_first(struct hit *h, size_t n, size_t m)
+{
+    if (m >= n) {
+        qsort(h, n, sizeof(*h), hit_cmp);
+        return;
+    }
+    for (size_t i = m / 2; i-- > 0;)
+        sift_down(h, m, i);
+    for (size_t i = m; i < n; i++)
+        if (hit_cmp(&h[i], &h[0]) < 0) {
+            h[0] = h[i];
+            sift_down(h, m, 0);
+        }
+    qsort(h, m, sizeof(*h), hit_cmp);
+}
+
+/* bm25() of each hit, as fts5_aux.c computes it: nrow rows of ntok tokens
+ * in all; tf[i * np + p]: phrase p's instances in hit i; nhit[p]: the
+ * rows phrase p matches. Each step is a statement of its own, so that no
+ * compiler fuses a multiply and an add that SQLite's build does not. */
+static void bm25_scores(struct hit *h, size_t n, const int32_t *tf, int np,
+                        const sqlite3_int64 *nhit, sqlite3_int64 nrow, sqlite3_int64 ntok)
+{
+    const double k1 = 1.2, b = 0.75;
+    double idf[SEARCH_WORDS_MAX], avgdl = (double)ntok / (double)nrow;
+
+    for (int p = 0; p < np; p++) {
+        idf[p] = log(((double)(nrow - nhit[p]) + 0.5) / ((double)nhit[p] + 0.5));
+        if (idf[p] <= 0.0)
+            idf[p] = 1e-6;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double D = (double)h[i].len, score = 0.0;
+        for (int p = 0; p < np; p++) {
+            double f = (double)tf[i * (size_t)np + (size_t)p];
+            double num = f * (k1 + 1.0);
+            double lw = 1 - b + b * D / avgdl;
+            double kl = k1 * lw;
+            double den = f + kl;
+            double term = idf[p] * (num / den);
+            score += term;
+        }
+        h[i].score = -1.0 * score;
+    }
+}
+
+/* Filters the ranked and the sorted statements share. */
+static void bind_find(sqlite3_stmt *st, const struct store_movie_query *q, int64_t genre,
+                      const char *match);
+
+/* The page of q by relevance (match: the FTS5 query of words phrases)
+ * into ids, *k of them, and *total. One pass over the matches: their
+ * count, and the best offset + limit of them kept. */
+static int find_ranked(struct store *s, const struct store_movie_query *q, int64_t genre,
+                       const char *match, int words, int64_t *ids, int *k, int64_t *total,
+                       struct error *err)
+{
+    /* one run for a lone phrase without filters: its matches are the rows */
+    int filtered = genre || q->year_min || q->year_max, hits = words != 1 || filtered;
+    char sql[1024];
+    sqlite3_stmt *st;
+    struct hit *h = NULL;
+    int32_t *tf = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_int64 head[TF_HEAD + 2 * SEARCH_WORDS_MAX];
+    int rc, np = 0;
+
+    *k = 0;
+    *total = 0;
+    if ((rc = rank_fn_ready(s, err)))
+        return rc;
+    snprintf(sql, sizeof(sql),
+             "SELECT movies_fts.rowid, movierec_tf(movies_fts, :hits), d.sz,"
+             " coalesce(ms.ratings, 0) FROM movies_fts%s%s"
+             " LEFT JOIN movies_fts_docsize d ON d.id = movies_fts.rowid"
+             " LEFT JOIN movie_stats ms ON ms.movie_id = movies_fts.rowid"
+             " WHERE movies_fts MATCH :match%s%s",
+             q->year_min || q->year_max ? " JOIN movies m ON m.id = movies_fts.rowid" : "",
+             genre ? " JOIN movie_genres mg ON mg.movie_id = movies_fts.rowid"
+                     " AND mg.genre_id = :genre" : "",
+             q->year_min ? " AND m.year >= :ymin" : "", q->year_max ? " AND m.year <= :ymax" : "");
+    if ((rc = find_stmt(s, sql, &st, err)))
+        return rc;
+    bind_find(st, q, genre, match);
+    sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":hits"), hits);
+    while ((rc = step(s, st, "cannot search titles", err)) == 1) {
+        const void *blob = sqlite3_column_blob(st, 1);
+        size_t bytes = (size_t)sqlite3_column_bytes(st, 1);
+        if (!n) { /* the head is the same in every row */
+            if (bytes < TF_HEAD * sizeof(*head) || bytes > sizeof(head)) {
+                rc = -error_set(err, ERR_DB, "cannot search titles: bad phrase frequencies");
+                break;
+            }
+            memcpy(head, blob, TF_HEAD * sizeof(*head));
+            np = (int)head[2];
+            if (np < 1 || np > SEARCH_WORDS_MAX || head[3] != hits ||
+                bytes != (TF_HEAD + (size_t)np * (1 + (size_t)hits)) * sizeof(*head)) {
+                rc = -error_set(err, ERR_DB, "cannot search titles: bad phrase frequencies");
+                break;
+            }
+            memcpy(head, blob, bytes);
+        } else if (bytes != (TF_HEAD + (size_t)np * (1 + (size_t)hits)) * sizeof(*head)) {
+            rc = -error_set(err, ERR_DB, "cannot search titles: bad phrase frequencies");
+            break;
+        }
+        if (n == cap) {
+            size_t c2 = cap ? 2 * cap : 64;
+            struct hit *h2 = realloc(h, c2 * sizeof(*h));
+            int32_t *tf2 = h2 ? realloc(tf, c2 * (size_t)np * sizeof(*tf)) : NULL;
+            if (h2)
+                h = h2;
+            if (!tf2) {
+                rc = -error_set(err, ERR_NOMEM, "out of memory");
+                break;
+            }
+            tf = tf2;
+            cap = c2;
+        }
+        h[n].id = sqlite3_column_int64(st, 0);
+        h[n].ratings = sqlite3_column_int64(st, 3);
+        h[n].len = doc_tokens(sqlite3_column_blob(st, 2), sqlite3_column_bytes(st, 2));
+        for (int p = 0; p < np; p++) {
+            sqlite3_int64 v;
+            memcpy(&v, (const char *)blob + (TF_HEAD + (size_t)p) * sizeof(v), sizeof(v));
+            tf[n * (size_t)np + (size_t)p] = (int32_t)v;
+        }
+        n++;
+    }
+    done(st);
+    if (rc == 0 && n && np != 1 && !hits) /* cannot happen: one word is one phrase */
+        rc = -error_set(err, ERR_DB, "cannot search titles: %d phrases for one word", np);
+    if (rc == 0 && n) {
+        sqlite3_int64 one = (sqlite3_int64)n;
+        bm25_scores(h, n, tf, np, hits ? head + TF_HEAD + np : &one, head[0], head[1]);
+        *total = (int64_t)n;
+        if ((size_t)q->offset < n) {
+            size_t want = (size_t)q->offset + (size_t)q->limit;
+            best_first(h, n, want);
+            for (size_t i = (size_t)q->offset; i < n && i < want; i++)
+                ids[(*k)++] = h[i].id;
+        }
+    }
+    free(h);
+    free(tf);
+    return rc < 0 ? -rc : 0;
 }
 
 /* ORDER BY of each sort; the list and the search share the FROM names m
@@ -1353,12 +1700,56 @@ static void bind_find(sqlite3_stmt *st, const struct store_movie_query *q, int64
     bind_named(st, ":offset", q->offset);
 }
 
+/* The page of q in another order (SQL's), into ids, *k of them, and
+ * *total: a count, then the page. */
+static int find_sorted(struct store *s, const struct store_movie_query *q, int64_t genre,
+                       const char *match, int64_t *ids, int *k, int64_t *total,
+                       struct error *err)
+{
+    char from[256], where[256], sql[1024];
+    sqlite3_stmt *st;
+    int rc;
+
+    *k = 0;
+    *total = 0;
+    /* Only fixed fragments go into the SQL; the values are bound. */
+    snprintf(from, sizeof(from), "%s%s",
+             q->text ? "movies_fts JOIN movies m ON m.id = movies_fts.rowid" : "movies m",
+             genre ? " JOIN movie_genres mg ON mg.movie_id = m.id AND mg.genre_id = :genre" : "");
+    snprintf(where, sizeof(where), " WHERE 1%s%s%s", q->text ? " AND movies_fts MATCH :match" : "",
+             q->year_min ? " AND m.year >= :ymin" : "", q->year_max ? " AND m.year <= :ymax" : "");
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s%s", from, where);
+    if ((rc = find_stmt(s, sql, &st, err)))
+        return rc;
+    bind_find(st, q, genre, match);
+    rc = step(s, st, "cannot find movies", err);
+    if (rc == 1)
+        *total = sqlite3_column_int64(st, 0);
+    done(st);
+    if (rc < 0)
+        return -rc;
+    if (*total <= q->offset)
+        return 0;
+
+    snprintf(sql, sizeof(sql),
+             "SELECT m.id FROM %s LEFT JOIN movie_stats ms ON ms.movie_id = m.id%s"
+             " ORDER BY %s LIMIT :limit OFFSET :offset",
+             from, where, order_of[q->sort]);
+    if ((rc = find_stmt(s, sql, &st, err)))
+        return rc;
+    bind_find(st, q, genre, match);
+    while ((rc = step(s, st, "cannot find movies", err)) == 1 && *k < q->limit)
+        ids[(*k)++] = sqlite3_column_int64(st, 0);
+    done(st);
+    return rc < 0 ? -rc : 0;
+}
+
 int store_movies_find(struct store *s, const struct store_movie_query *q,
                       struct store_movie_info *out, int *n, int64_t *total, struct error *err)
 {
-    char match[2048], from[256], where[256], sql[1024];
+    char match[2048] = "";
     int64_t genre = 0, ids[PAGE_MAX];
-    sqlite3_stmt *st = NULL;
     int rc, k = 0;
 
     *n = 0;
@@ -1375,42 +1766,28 @@ int store_movies_find(struct store *s, const struct store_movie_query *q,
         return error_set(err, ERR_USAGE, "the years run from %d to %d", q->year_min, q->year_max);
     if (q->genre && *q->genre && (rc = genre_lookup(s, q->genre, &genre, NULL, 0, err)))
         return rc;
-    if (q->text) {
-        if ((rc = search_query(s, q->text, match, sizeof(match), err)))
+    /* The words as typed first: when anything matches, every word matches
+     * some title, and the typo tolerance would change nothing. Only when
+     * nothing does, the words that match no title are replaced (a look
+     * through the title words each) and the search runs again. */
+    for (int typos = 0;; typos = 1) {
+        int words = 0, fixed = 0;
+        if (q->text) {
+            if ((rc = search_query(s, q->text, typos, match, sizeof(match), &words, &fixed, err)))
+                return rc;
+            if (!match[0])
+                return 0; /* no words: nothing matches */
+            if (typos && !fixed)
+                break;
+        }
+        rc = q->sort == STORE_SORT_RELEVANCE
+                 ? find_ranked(s, q, genre, match, words, ids, &k, total, err)
+                 : find_sorted(s, q, genre, match, ids, &k, total, err);
+        if (rc)
             return rc;
-        if (!match[0])
-            return 0; /* no words: nothing matches */
+        if (!q->text || *total || typos)
+            break;
     }
-    /* Only fixed fragments go into the SQL; the values are bound. */
-    snprintf(from, sizeof(from), "%s%s",
-             q->text ? "movies_fts JOIN movies m ON m.id = movies_fts.rowid" : "movies m",
-             genre ? " JOIN movie_genres mg ON mg.movie_id = m.id AND mg.genre_id = :genre" : "");
-    snprintf(where, sizeof(where), " WHERE 1%s%s%s", q->text ? " AND movies_fts MATCH :match" : "",
-             q->year_min ? " AND m.year >= :ymin" : "", q->year_max ? " AND m.year <= :ymax" : "");
-
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s%s", from, where);
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return store_db_error(err, s->db, "cannot find movies");
-    bind_find(st, q, genre, match);
-    rc = step(s, st, "cannot find movies", err);
-    if (rc == 1)
-        *total = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (rc < 0)
-        return -rc;
-
-    snprintf(sql, sizeof(sql),
-             "SELECT m.id FROM %s LEFT JOIN movie_stats ms ON ms.movie_id = m.id%s"
-             " ORDER BY %s LIMIT :limit OFFSET :offset",
-             from, where, order_of[q->sort]);
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return store_db_error(err, s->db, "cannot find movies");
-    bind_find(st, q, genre, match);
-    while ((rc = step(s, st, "cannot find movies", err)) == 1 && k < q->limit)
-        ids[k++] = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (rc < 0)
-        return -rc;
     /* The page's details afterwards: one cheap lookup per movie rather
      * than the genre list of every matching movie before the sort. */
     for (int i = 0; i < k; i++) {

@@ -189,6 +189,16 @@ req GET /v1/movies/abc
 expect 400 '' "movie id that is not a number"
 req GET '/v1/movies/1/similar?n=5'
 expect 200 '(.similar | length) == 5 and all(.similar[]; .id != 1)' "similar movies"
+jq -c '[.similar[].id]' "$tmp/body" >"$tmp/sim5"
+req GET '/v1/movies/1/similar?n=20'
+expect 200 '(.similar | length) == 20' "similar movies, 20"
+[ "$(jq -c '[.similar[0:5][].id]' "$tmp/body")" = "$(cat "$tmp/sim5")" ] && ok ||
+    bad "the first 5 of 20 similar movies differ from the 5 (cache)"
+req GET '/v1/movies/1/similar?n=5'
+[ "$(jq -c '[.similar[].id]' "$tmp/body")" = "$(cat "$tmp/sim5")" ] && ok ||
+    bad "similar movies changed on the second call (cache)"
+req GET '/v1/movies/1/similar?n=100'
+expect 200 '(.similar | length) == 100' "similar movies, 100 (past the cache)"
 
 # ---- ratings and tags ----
 req PUT /v1/me/ratings/2 '{"score":4.5}' "$A"
@@ -355,6 +365,13 @@ if kill -0 "$pid" 2>/dev/null; then bad "the server did not stop on SIGTERM"; el
 fi
 pid=""
 grep -q "stopped" "$tmp/serve.err" && ok || bad "no 'stopped' line"
+# an import must not silently delete the accounts people made
+out=$("$mr" --home "$H" import --replace "$tmp/gen" 2>&1)
+if [ $? = 1 ] && printf '%s' "$out" | grep -q -- "--replace-accounts"; then ok; else
+    bad "import --replace over accounts: $out"
+fi
+[ "$(sqlite3 "$H/movierec.db" "SELECT count(*) FROM users WHERE name = 'alice'")" = 1 ] && ok ||
+    bad "alice is gone after a refused import"
 "$mr" --home "$H" serve --port 0 --threads 0 >/dev/null 2>&1
 [ $? = 2 ] && ok || bad "serve --threads 0 is not a usage error"
 

@@ -740,6 +740,193 @@ static void test_search(void **state)
     }
 }
 
+/* The same queries in many shapes, more shapes than the handle keeps
+ * statements for, in turn and again in the other order: each answer is
+ * the one it gets alone, whatever was cached or dropped before it. */
+static void test_find_shapes(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = f->s;
+    struct error err;
+    static const struct {
+        enum store_sort sort;
+        const char *text, *genre;
+        int ymin, ymax, offset, limit;
+        int64_t total, want[9];
+    } c[] = {
+        {STORE_SORT_RATING, NULL, NULL, 0, 0, 0, 100, 8, {2, 3, 4, 1, 6, 5, 7, 8}},
+        {STORE_SORT_POPULAR, NULL, NULL, 0, 0, 0, 100, 8, {2, 1, 3, 4, 6, 5, 7, 8}},
+        {STORE_SORT_YEAR, NULL, NULL, 0, 0, 0, 100, 8, {8, 2, 1, 5, 6, 4, 3, 7}},
+        {STORE_SORT_TITLE, NULL, NULL, 0, 0, 0, 100, 8, {1, 7, 5, 3, 4, 2, 8, 6}},
+        {STORE_SORT_TITLE, NULL, NULL, 0, 0, 3, 3, 8, {3, 4, 2}},
+        {STORE_SORT_TITLE, NULL, NULL, 0, 0, 8, 3, 8, {0}},
+        {STORE_SORT_TITLE, NULL, "crime", 0, 0, 0, 100, 3, {1, 3, 4}},
+        {STORE_SORT_YEAR, NULL, "Sci-Fi", 0, 0, 0, 100, 3, {8, 2, 5}},
+        {STORE_SORT_YEAR, NULL, "Sci-Fi", 0, 1999, 0, 100, 2, {2, 5}},
+        {STORE_SORT_YEAR, NULL, NULL, 1990, 1999, 0, 100, 4, {2, 1, 5, 6}},
+        {STORE_SORT_YEAR, NULL, NULL, 1990, 0, 0, 100, 5, {8, 2, 1, 5, 6}},
+        {STORE_SORT_RELEVANCE, "heat", NULL, 0, 0, 0, 100, 2, {1, 7}},
+        {STORE_SORT_RELEVANCE, "heat", NULL, 1990, 0, 0, 100, 1, {1}},
+        {STORE_SORT_RELEVANCE, "godf", NULL, 0, 0, 0, 8, 2, {3, 4}},
+        {STORE_SORT_RELEVANCE, "god part", NULL, 0, 0, 0, 8, 1, {4}},
+        {STORE_SORT_RELEVANCE, "matrx", NULL, 0, 0, 0, 8, 2, {2, 8}},
+        {STORE_SORT_RELEVANCE, "the godfahter part", NULL, 0, 0, 0, 8, 1, {4}},
+        {STORE_SORT_RELEVANCE, "matrx", "sci-fi", 0, 2000, 0, 8, 1, {2}},
+        /* "the": The Matrix and The Godfather tie on bm25; more ratings first */
+        {STORE_SORT_RELEVANCE, "the", NULL, 0, 0, 0, 100, 4, {2, 3, 8, 4}},
+        {STORE_SORT_RELEVANCE, "the", NULL, 0, 0, 1, 2, 4, {3, 8}},
+        {STORE_SORT_RELEVANCE, "the", NULL, 0, 0, 10, 2, 4, {0}},
+        {STORE_SORT_RELEVANCE, "the", "Sci-Fi", 0, 0, 0, 100, 2, {2, 8}},
+        {STORE_SORT_RELEVANCE, "the", "crime", 1973, 1980, 0, 100, 1, {4}},
+        {STORE_SORT_RELEVANCE, "xyzzy", NULL, 0, 0, 0, 8, 0, {0}},
+        {STORE_SORT_TITLE, "matrx", NULL, 0, 0, 0, 100, 2, {2, 8}},
+        {STORE_SORT_POPULAR, "the", NULL, 0, 0, 0, 100, 4, {2, 3, 4, 8}},
+        {STORE_SORT_POPULAR, "the", NULL, 0, 0, 1, 2, 4, {3, 4}},
+        {STORE_SORT_POPULAR, "the", "Crime", 0, 0, 0, 100, 2, {3, 4}},
+        {STORE_SORT_YEAR, "the", NULL, 1999, 0, 0, 100, 2, {8, 2}},
+        {STORE_SORT_RATING, "the", NULL, 0, 0, 0, 100, 4, {2, 3, 4, 8}},
+        {STORE_SORT_RATING, "the", NULL, 0, 1999, 0, 100, 3, {2, 3, 4}},
+    };
+    const int nc = (int)(sizeof(c) / sizeof(*c));
+
+    for (int round = 0; round < 4; round++)
+        for (int j = 0; j < nc; j++) {
+            int i = round % 2 ? nc - 1 - j : (j * 7 + round) % nc;
+            struct store_movie_query q = {0};
+            q.sort = c[i].sort;
+            q.text = c[i].text;
+            q.genre = c[i].genre;
+            q.year_min = c[i].ymin;
+            q.year_max = c[i].ymax;
+            q.offset = c[i].offset;
+            q.limit = c[i].limit;
+            q.ids_only = (i + round) % 2;
+            expect_find(s, &q, c[i].want, c[i].total);
+        }
+    /* a cached statement sees later writes: three more ratings of The
+     * Godfather put it before The Matrix, its tie on bm25 */
+    for (int64_t u = 3; u <= 5; u++)
+        assert_int_equal(store_rate(s, u, 3, 4, NOW, &err), 0);
+    {
+        struct store_movie_query q = {0};
+        q.sort = STORE_SORT_RELEVANCE;
+        q.text = "the";
+        q.limit = 100;
+        FIND(&q, 4, 3, 2, 8, 4);
+    }
+}
+
+/* Relevance ranking against SQLite's own bm25() ORDER BY: a store of
+ * generated titles (repeated words, lengths from 1 to 7 words, tied
+ * ratings), every word, prefix and pair, with and without filters and
+ * pages. */
+static void test_search_rank(void **state)
+{
+    struct fx *f = *state;
+    static const char *const vocab[] = {"red", "river", "rider", "night", "knight", "moon",
+                                        "story", "the", "of", "return", "new", "york"};
+    static const char *const genres[] = {"Drama", "Comedy", "Western"};
+    const int nv = (int)(sizeof(vocab) / sizeof(*vocab));
+    char path[4300];
+    struct store_loader *l;
+    struct store *s;
+    sqlite3 *db;
+    struct error err;
+    uint32_t seed = 12345;
+    int queries = 0;
+
+#define RND(n) ((int)((seed = seed * 1103515245u + 12345u) >> 16) % (n))
+    snprintf(path, sizeof(path), "%s/rank.db", f->home);
+    assert_int_equal(store_loader_begin(&l, path, &err), 0);
+    for (int64_t u = 1; u <= 6; u++) {
+        struct loader_user lu = {u, 'F', 30, "writer", "12345"};
+        assert_int_equal(store_loader_user(l, &lu, &err), 0);
+    }
+    for (int64_t m = 1; m <= 90; m++) {
+        char title[256] = "";
+        size_t len = 0;
+        int words = 1 + RND(7);
+        const char *g[1] = {genres[RND(3)]};
+        for (int w = 0; w < words; w++) {
+            const char *word = w && RND(4) == 0 ? "red" : vocab[RND(nv)];
+            len += (size_t)snprintf(title + len, sizeof(title) - len, "%s%s", w ? " " : "", word);
+        }
+        struct loader_movie lm = {m, title, RND(5) ? 1950 + RND(60) : 0, NULL, g, 1, NULL, NULL, 0};
+        assert_int_equal(store_loader_movie(l, &lm, &err), 0);
+    }
+    for (int64_t m = 1; m <= 90; m++)
+        for (int64_t u = 1; u <= 6; u++)
+            if (RND(3) == 0)
+                assert_int_equal(store_loader_rating(l, u, m, 1 + RND(5), 100, &err), 0);
+    if (store_loader_finish(l, &err))
+        fail_msg("loader: %s", err.msg);
+    assert_int_equal(store_open(&s, path, &err), 0);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+
+    for (int i = 0; i < 3 * nv; i++) {
+        for (int filt = 0; filt < 4; filt++) {
+            char text[64], match[128], sql[1024];
+            const char *a = vocab[i % nv], *b = vocab[(i * 5 + 3) % nv];
+            struct store_movie_query q = {0};
+            struct store_movie_info out[100];
+            int64_t want[200], total = 0;
+            int nwant = 0, n = 0;
+            sqlite3_stmt *st;
+
+            if (i < nv) { /* a word */
+                snprintf(text, sizeof(text), "%s", a);
+                snprintf(match, sizeof(match), "\"%s\"*", a);
+            } else if (i < 2 * nv) { /* a prefix of 3 letters */
+                snprintf(text, sizeof(text), "%.3s", a);
+                snprintf(match, sizeof(match), "\"%.3s\"*", a);
+            } else { /* two words */
+                snprintf(text, sizeof(text), "%s %.3s", a, b);
+                snprintf(match, sizeof(match), "\"%s\"* AND \"%.3s\"*", a, b);
+            }
+            q.text = text;
+            q.sort = STORE_SORT_RELEVANCE;
+            q.ids_only = 1;
+            q.limit = filt == 3 ? 4 : 100;
+            q.offset = filt == 3 ? 2 : 0;
+            q.genre = filt == 1 ? "drama" : NULL;
+            q.year_min = filt == 2 ? 1960 : 0;
+            q.year_max = filt == 2 ? 1995 : 0;
+            snprintf(sql, sizeof(sql),
+                     "SELECT m.id FROM movies_fts JOIN movies m ON m.id = movies_fts.rowid%s"
+                     " LEFT JOIN movie_stats ms ON ms.movie_id = m.id"
+                     " WHERE movies_fts MATCH ?1%s"
+                     " ORDER BY bm25(movies_fts), coalesce(ms.ratings, 0) DESC, m.id",
+                     filt == 1 ? " JOIN movie_genres mg ON mg.movie_id = m.id JOIN genres g"
+                                 " ON g.id = mg.genre_id AND g.name = 'Drama'" : "",
+                     filt == 2 ? " AND m.year >= 1960 AND m.year <= 1995" : "");
+            assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+            sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+            while (sqlite3_step(st) == SQLITE_ROW && nwant < 200)
+                want[nwant++] = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+
+            if (store_movies_find(s, &q, out, &n, &total, &err))
+                fail_msg("'%s': %s", text, err.msg);
+            if (total != nwant)
+                fail_msg("'%s' (filter %d): total %lld, bm25 finds %d", text, filt,
+                         (long long)total, nwant);
+            for (int k = 0; k < n || q.offset + k < nwant; k++) {
+                if (k >= q.limit)
+                    break;
+                if (k >= n || q.offset + k >= nwant || out[k].id != want[q.offset + k])
+                    fail_msg("'%s' (filter %d): at %d got %lld, bm25 order has %lld", text, filt,
+                             q.offset + k, k < n ? (long long)out[k].id : -1LL,
+                             q.offset + k < nwant ? (long long)want[q.offset + k] : -1LL);
+            }
+            queries += nwant > 1;
+        }
+    }
+    assert_true(queries > 50); /* most have something to order */
+    sqlite3_close(db);
+    store_close(s);
+#undef RND
+}
+
 static void test_movie_info(void **state)
 {
     struct fx *f = *state;
@@ -980,6 +1167,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_find_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_rank, setup, teardown),
         cmocka_unit_test_setup_teardown(test_movie_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_rated, setup, teardown),
