@@ -8,8 +8,11 @@
  * and a search text never becomes FTS5 syntax (search_query() makes each
  * word a quoted string). Fixed statements are prepared on first use and
  * kept in the handle (s->web, finalised by store_web_close()); each is
- * reset as soon as its caller is done with it. Statements whose rows go
- * to a callback are prepared per call, so a callback may use the handle.
+ * reset as soon as its caller is done with it. The statements of
+ * store_movies_find(), whose SQL follows the query's shape (filters,
+ * sort), are kept in the rest of s->web, the most recently used ones
+ * (find_stmt()). Statements whose rows go to a callback are prepared per
+ * call, so a callback may use the handle.
  *
  * Each write is one BEGIN IMMEDIATE transaction that also appends its row
  * to events; nothing is written when any part fails.
@@ -142,7 +145,7 @@ static const char *const sql_of[Q_N] = {
     [Q_FTS_ANY] = "SELECT 1 FROM movies_fts WHERE movies_fts MATCH ? LIMIT 1",
     [Q_VOCAB] = "SELECT term, cnt FROM movies_fts_vocab",
     /* Hands out the connection's FTS5 API (see rank_fn_ready()); kept
-     * prepared as the mark that movierec_tf() is registered. */
+     * prepared as the mark that movierec_collect() is registered. */
     [Q_FTS5_API] = "SELECT fts5(?)",
 };
 
@@ -1371,97 +1374,26 @@ static int find_stmt(struct store *s, const char *sql, sqlite3_stmt **out, struc
  * for every match it reads the row's length with a statement of its own,
  * and once per query it runs every phrase again to count its matches.
  * So the ranked search reads each match's length from the docsize table
- * in its own join, its phrase frequencies from movierec_tf() (below), and
- * computes bm25() here with the same formula, constants and order of
+ * in its own join, gathers the matches with movierec_collect() (below)
+ * and computes bm25() here with the same formula, constants and order of
  * operations as SQLite's fts5_aux.c. A single phrase without filters
  * needs no second run: its count of matches is the search's own.
- *
- * movierec_tf(movies_fts, hits), an FTS5 auxiliary function, returns a
- * blob of sqlite3_int64: the rows of the index, their tokens in all,
- * the query's phrases (np), hits, then each phrase's instances in the
- * row and, when hits is not 0, each phrase's matches in the whole index
- * (the N, the average length and the IDF inputs of bm25()).
  */
-#define TF_HEAD 4
+struct hit {
+    int64_t id, ratings, len; /* len: the row's tokens */
+    double score;             /* bm25(): lower is better */
+};
 
-static int count_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ctx)
-{
-    (void)api;
-    (void)fts;
-    ++*(sqlite3_int64 *)ctx;
-    return SQLITE_OK;
-}
-
-static void tf_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
-                  int nval, sqlite3_value **val)
-{
-    sqlite3_int64 *d = api->xGetAuxdata(fts, 0); /* the blob, its head filled once a query */
-    int rc = SQLITE_OK, np, ninst = 0;
-
-    if (!d) {
-        int hits = nval > 0 && sqlite3_value_int(val[0]);
-        np = api->xPhraseCount(fts);
-        if (!(d = sqlite3_malloc64((TF_HEAD + 2 * (sqlite3_uint64)np) * sizeof(*d)))) {
-            sqlite3_result_error_nomem(ctx);
-            return;
-        }
-        memset(d, 0, (TF_HEAD + 2 * (size_t)np) * sizeof(*d));
-        d[2] = np;
-        d[3] = hits;
-        rc = api->xRowCount(fts, &d[0]);
-        if (rc == SQLITE_OK)
-            rc = api->xColumnTotalSize(fts, -1, &d[1]);
-        for (int i = 0; rc == SQLITE_OK && hits && i < np; i++)
-            rc = api->xQueryPhrase(fts, i, &d[TF_HEAD + np + i], count_cb);
-        if (rc != SQLITE_OK)
-            sqlite3_free(d);
-        else
-            rc = api->xSetAuxdata(fts, d, sqlite3_free); /* frees d when it fails */
-        if (rc != SQLITE_OK) {
-            sqlite3_result_error_code(ctx, rc);
-            return;
-        }
-    }
-    np = (int)d[2];
-    memset(d + TF_HEAD, 0, (size_t)np * sizeof(*d));
-    rc = api->xInstCount(fts, &ninst);
-    for (int i = 0; rc == SQLITE_OK && i < ninst; i++) {
-        int ip, ic, io;
-        if ((rc = api->xInst(fts, i, &ip, &ic, &io)) == SQLITE_OK && ip >= 0 && ip < np)
-            d[TF_HEAD + ip]++;
-    }
-    if (rc != SQLITE_OK)
-        sqlite3_result_error_code(ctx, rc);
-    else
-        sqlite3_result_blob(ctx, d, (int)((TF_HEAD + (size_t)np * (1 + (d[3] != 0))) * sizeof(*d)),
-                            SQLITE_TRANSIENT);
-}
-
-/* Registers movierec_tf() with the connection's FTS5, once a handle (the
- * prepared Q_FTS5_API marks it done). */
-static int rank_fn_ready(struct store *s, struct error *err)
-{
-    fts5_api *api = NULL;
-    sqlite3_stmt *st;
-    int rc;
-
-    if (s->web[Q_FTS5_API])
-        return 0;
-    if ((rc = prep(s, Q_FTS5_API, &st, err)))
-        return rc;
-    sqlite3_bind_pointer(st, 1, &api, "fts5_api_ptr", NULL);
-    rc = step(s, st, "cannot rank titles", err);
-    done(st);
-    if (rc >= 0 && (!api || api->iVersion < 2 ||
-                    api->xCreateFunction(api, "movierec_tf", NULL, tf_fn, NULL) != SQLITE_OK))
-        rc = -error_set(err, ERR_DB, "cannot rank titles: no FTS5 auxiliary functions");
-    if (rc < 0) {
-        sqlite3_finalize(s->web[Q_FTS5_API]);
-        s->web[Q_FTS5_API] = NULL;
-        return -rc;
-    }
-    return 0;
-}
+/* What movierec_collect() gathers from the matches of one search. */
+struct collect {
+    int hits;                 /* in: count each phrase's matches (nhit) */
+    int np;                   /* the query's phrases; 0 before the first match */
+    sqlite3_int64 nrow, ntok; /* the index's rows, and their tokens in all */
+    sqlite3_int64 nhit[SEARCH_WORDS_MAX];
+    struct hit *h;            /* the matches, n of them (room for cap) */
+    int32_t *tf;              /* tf[i * np + p]: phrase p's instances in match i */
+    size_t n, cap;
+};
 
 /* The sum of the varints of a docsize blob (one per column): the row's
  * tokens, as FTS5's xColumnSize(-1) adds them up. */
@@ -1486,10 +1418,111 @@ static int64_t doc_tokens(const unsigned char *p, int n)
     return sum;
 }
 
-struct hit {
-    int64_t id, ratings, len; /* len: the row's tokens */
-    double score;             /* bm25(): lower is better */
-};
+static int count_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ctx)
+{
+    (void)api;
+    (void)fts;
+    ++*(sqlite3_int64 *)ctx;
+    return SQLITE_OK;
+}
+
+/* movierec_collect(movies_fts, sink, docsize, ratings), an FTS5
+ * auxiliary function: appends the current match to the struct collect
+ * bound as sink (a pointer of type "movierec_collect"), with what bm25()
+ * would read of it; the first call also reads what bm25() reads once a
+ * query. Returns 1. The statement calls it as the last term of its
+ * WHERE, where the other filters have passed (an aggregate's argument
+ * cannot call an auxiliary function), and only counts the rows: the
+ * matches never come back one by one. */
+static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+                       int nval, sqlite3_value **val)
+{
+    struct collect *c = nval == 3 ? sqlite3_value_pointer(val[0], "movierec_collect") : NULL;
+    int rc = SQLITE_OK, ninst = 0, np;
+    struct hit *h;
+    int32_t *tf;
+
+    if (!c) {
+        sqlite3_result_error(ctx, "movierec_collect: no sink", -1);
+        return;
+    }
+    if (!c->np) {
+        np = api->xPhraseCount(fts);
+        if (np < 1 || np > SEARCH_WORDS_MAX) {
+            sqlite3_result_error(ctx, "movierec_collect: too many phrases", -1);
+            return;
+        }
+        rc = api->xRowCount(fts, &c->nrow);
+        if (rc == SQLITE_OK)
+            rc = api->xColumnTotalSize(fts, -1, &c->ntok);
+        for (int i = 0; rc == SQLITE_OK && c->hits && i < np; i++)
+            rc = api->xQueryPhrase(fts, i, &c->nhit[i], count_cb);
+        if (rc != SQLITE_OK) {
+            sqlite3_result_error_code(ctx, rc);
+            return;
+        }
+        c->np = np;
+    }
+    np = c->np;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        struct hit *h2 = realloc(c->h, cap * sizeof(*h2));
+        int32_t *tf2 = h2 ? realloc(c->tf, cap * (size_t)np * sizeof(*tf2)) : NULL;
+        if (h2)
+            c->h = h2;
+        if (!tf2) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        c->tf = tf2;
+        c->cap = cap;
+    }
+    h = &c->h[c->n];
+    tf = c->tf + c->n * (size_t)np;
+    memset(tf, 0, (size_t)np * sizeof(*tf));
+    h->id = api->xRowid(fts);
+    h->len = doc_tokens(sqlite3_value_blob(val[1]), sqlite3_value_bytes(val[1]));
+    h->ratings = sqlite3_value_int64(val[2]);
+    h->score = 0;
+    rc = api->xInstCount(fts, &ninst);
+    for (int i = 0; rc == SQLITE_OK && i < ninst; i++) {
+        int ip, ic, io;
+        if ((rc = api->xInst(fts, i, &ip, &ic, &io)) == SQLITE_OK && ip >= 0 && ip < np)
+            tf[ip]++;
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    c->n++;
+    sqlite3_result_int(ctx, 1);
+}
+
+/* Registers movierec_collect() with the connection's FTS5, once a handle
+ * (the prepared Q_FTS5_API marks it done). */
+static int rank_fn_ready(struct store *s, struct error *err)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (s->web[Q_FTS5_API])
+        return 0;
+    if ((rc = prep(s, Q_FTS5_API, &st, err)))
+        return rc;
+    sqlite3_bind_pointer(st, 1, &api, "fts5_api_ptr", NULL);
+    rc = step(s, st, "cannot rank titles", err);
+    done(st);
+    if (rc >= 0 && (!api || api->xCreateFunction(api, "movierec_collect", NULL, collect_fn,
+                                                 NULL) != SQLITE_OK))
+        rc = -error_set(err, ERR_DB, "cannot rank titles: no FTS5 auxiliary functions");
+    if (rc < 0) {
+        sqlite3_finalize(s->web[Q_FTS5_API]);
+        s->web[Q_FTS5_API] = NULL;
+        return -rc;
+    }
+    return 0;
+}
 
 /* The relevance order: bm25(), then most ratings, then id. */
 static int hit_cmp(const void *pa, const void *pb)
@@ -1537,25 +1570,23 @@ static void best_first(struct hit *h, size_t n, size_t m)
     qsort(h, m, sizeof(*h), hit_cmp);
 }
 
-/* bm25() of each hit, as fts5_aux.c computes it: nrow rows of ntok tokens
- * in all; tf[i * np + p]: phrase p's instances in hit i; nhit[p]: the
+/* bm25() of each match in c, as fts5_aux.c computes it; nhit[p]: the
  * rows phrase p matches. Each step is a statement of its own, so that no
  * compiler fuses a multiply and an add that SQLite's build does not. */
-static void bm25_scores(struct hit *h, size_t n, const int32_t *tf, int np,
-                        const sqlite3_int64 *nhit, sqlite3_int64 nrow, sqlite3_int64 ntok)
+static void bm25_scores(struct collect *c, const sqlite3_int64 *nhit)
 {
     const double k1 = 1.2, b = 0.75;
-    double idf[SEARCH_WORDS_MAX], avgdl = (double)ntok / (double)nrow;
+    double idf[SEARCH_WORDS_MAX], avgdl = (double)c->ntok / (double)c->nrow;
 
-    for (int p = 0; p < np; p++) {
-        idf[p] = log(((double)(nrow - nhit[p]) + 0.5) / ((double)nhit[p] + 0.5));
+    for (int p = 0; p < c->np; p++) {
+        idf[p] = log(((double)(c->nrow - nhit[p]) + 0.5) / ((double)nhit[p] + 0.5));
         if (idf[p] <= 0.0)
             idf[p] = 1e-6;
     }
-    for (size_t i = 0; i < n; i++) {
-        double D = (double)h[i].len, score = 0.0;
-        for (int p = 0; p < np; p++) {
-            double f = (double)tf[i * (size_t)np + (size_t)p];
+    for (size_t i = 0; i < c->n; i++) {
+        double D = (double)c->h[i].len, score = 0.0;
+        for (int p = 0; p < c->np; p++) {
+            double f = (double)c->tf[i * (size_t)c->np + (size_t)p];
             double num = f * (k1 + 1.0);
             double lw = 1 - b + b * D / avgdl;
             double kl = k1 * lw;
@@ -1563,7 +1594,7 @@ static void bm25_scores(struct hit *h, size_t n, const int32_t *tf, int np,
             double term = idf[p] * (num / den);
             score += term;
         }
-        h[i].score = -1.0 * score;
+        c->h[i].score = -1.0 * score;
     }
 }
 
@@ -1578,26 +1609,24 @@ static int find_ranked(struct store *s, const struct store_movie_query *q, int64
                        const char *match, int words, int64_t *ids, int *k, int64_t *total,
                        struct error *err)
 {
-    /* one run for a lone phrase without filters: its matches are the rows */
-    int filtered = genre || q->year_min || q->year_max, hits = words != 1 || filtered;
+    struct collect c;
     char sql[1024];
     sqlite3_stmt *st;
-    struct hit *h = NULL;
-    int32_t *tf = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_int64 head[TF_HEAD + 2 * SEARCH_WORDS_MAX];
-    int rc, np = 0;
+    int rc;
 
     *k = 0;
     *total = 0;
+    memset(&c, 0, sizeof(c));
+    /* one run for a lone phrase without filters: its matches are the rows */
+    c.hits = words != 1 || genre || q->year_min || q->year_max;
     if ((rc = rank_fn_ready(s, err)))
         return rc;
     snprintf(sql, sizeof(sql),
-             "SELECT movies_fts.rowid, movierec_tf(movies_fts, :hits), d.sz,"
-             " coalesce(ms.ratings, 0) FROM movies_fts%s%s"
+             "SELECT count(*) FROM movies_fts%s%s"
              " LEFT JOIN movies_fts_docsize d ON d.id = movies_fts.rowid"
              " LEFT JOIN movie_stats ms ON ms.movie_id = movies_fts.rowid"
-             " WHERE movies_fts MATCH :match%s%s",
+             " WHERE movies_fts MATCH :match%s%s"
+             " AND movierec_collect(movies_fts, :sink, d.sz, coalesce(ms.ratings, 0))",
              q->year_min || q->year_max ? " JOIN movies m ON m.id = movies_fts.rowid" : "",
              genre ? " JOIN movie_genres mg ON mg.movie_id = movies_fts.rowid"
                      " AND mg.genre_id = :genre" : "",
@@ -1605,71 +1634,32 @@ static int find_ranked(struct store *s, const struct store_movie_query *q, int64
     if ((rc = find_stmt(s, sql, &st, err)))
         return rc;
     bind_find(st, q, genre, match);
-    sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":hits"), hits);
-    while ((rc = step(s, st, "cannot search titles", err)) == 1) {
-        const void *blob = sqlite3_column_blob(st, 1);
-        size_t bytes = (size_t)sqlite3_column_bytes(st, 1);
-        if (!n) { /* the head is the same in every row */
-            if (bytes < TF_HEAD * sizeof(*head) || bytes > sizeof(head)) {
-                rc = -error_set(err, ERR_DB, "cannot search titles: bad phrase frequencies");
-                break;
-            }
-            memcpy(head, blob, TF_HEAD * sizeof(*head));
-            np = (int)head[2];
-            if (np < 1 || np > SEARCH_WORDS_MAX || head[3] != hits ||
-                bytes != (TF_HEAD + (size_t)np * (1 + (size_t)hits)) * sizeof(*head)) {
-                rc = -error_set(err, ERR_DB, "cannot search titles: bad phrase frequencies");
-                break;
-            }
-            memcpy(head, blob, bytes);
-        } else if (bytes != (TF_HEAD + (size_t)np * (1 + (size_t)hits)) * sizeof(*head)) {
-            rc = -error_set(err, ERR_DB, "cannot search titles: bad phrase frequencies");
-            break;
-        }
-        if (n == cap) {
-            size_t c2 = cap ? 2 * cap : 64;
-            struct hit *h2 = realloc(h, c2 * sizeof(*h));
-            int32_t *tf2 = h2 ? realloc(tf, c2 * (size_t)np * sizeof(*tf)) : NULL;
-            if (h2)
-                h = h2;
-            if (!tf2) {
-                rc = -error_set(err, ERR_NOMEM, "out of memory");
-                break;
-            }
-            tf = tf2;
-            cap = c2;
-        }
-        h[n].id = sqlite3_column_int64(st, 0);
-        h[n].ratings = sqlite3_column_int64(st, 3);
-        h[n].len = doc_tokens(sqlite3_column_blob(st, 2), sqlite3_column_bytes(st, 2));
-        for (int p = 0; p < np; p++) {
-            sqlite3_int64 v;
-            memcpy(&v, (const char *)blob + (TF_HEAD + (size_t)p) * sizeof(v), sizeof(v));
-            tf[n * (size_t)np + (size_t)p] = (int32_t)v;
-        }
-        n++;
-    }
+    sqlite3_bind_pointer(st, sqlite3_bind_parameter_index(st, ":sink"), &c, "movierec_collect",
+                         NULL);
+    while ((rc = step(s, st, "cannot search titles", err)) == 1)
+        ;
     done(st);
-    if (rc == 0 && n && np != 1 && !hits) /* cannot happen: one word is one phrase */
-        rc = -error_set(err, ERR_DB, "cannot search titles: %d phrases for one word", np);
-    if (rc == 0 && n) {
-        sqlite3_int64 one = (sqlite3_int64)n;
-        bm25_scores(h, n, tf, np, hits ? head + TF_HEAD + np : &one, head[0], head[1]);
-        *total = (int64_t)n;
-        if ((size_t)q->offset < n) {
+    if (rc == 0 && c.n && c.np != 1 && !c.hits) /* cannot be: one word is one phrase */
+        rc = -error_set(err, ERR_DB, "cannot search titles: %d phrases for one word", c.np);
+    if (rc == 0 && c.n) {
+        sqlite3_int64 one = (sqlite3_int64)c.n;
+        bm25_scores(&c, c.hits ? c.nhit : &one);
+        *total = (int64_t)c.n;
+        if ((size_t)q->offset < c.n) {
             size_t want = (size_t)q->offset + (size_t)q->limit;
-            best_first(h, n, want);
-            for (size_t i = (size_t)q->offset; i < n && i < want; i++)
-                ids[(*k)++] = h[i].id;
+            best_first(c.h, c.n, want);
+            for (size_t i = (size_t)q->offset; i < c.n && i < want; i++)
+                ids[(*k)++] = c.h[i].id;
         }
     }
-    free(h);
-    free(tf);
+    free(c.h);
+    free(c.tf);
     return rc < 0 ? -rc : 0;
 }
 
 /* ORDER BY of each sort; the list and the search share the FROM names m
- * (movies) and ms (movie_stats). */
+ * (movies) and ms (movie_stats). Relevance is ranked by find_ranked(),
+ * in this order but outside SQL. */
 static const char *const order_of[] = {
     [STORE_SORT_RATING] = "(coalesce(ms.score_sum, 0) + 30.0) / (coalesce(ms.ratings, 0) + 10) DESC,"
                           " coalesce(ms.ratings, 0) DESC, m.id",
