@@ -1661,8 +1661,8 @@ static int find_ranked(struct store *s, const struct store_movie_query *q, int64
  * (movies) and ms (movie_stats). Relevance is ranked by find_ranked(),
  * in this order but outside SQL. */
 static const char *const order_of[] = {
-    [STORE_SORT_RATING] = "(coalesce(ms.score_sum, 0) + 30.0) / (coalesce(ms.ratings, 0) + 10) DESC,"
-                          " coalesce(ms.ratings, 0) DESC, m.id",
+    [STORE_SORT_RATING] = ("(coalesce(ms.score_sum, 0) + 30.0) / (coalesce(ms.ratings, 0) + 10)"
+                           " DESC, coalesce(ms.ratings, 0) DESC, m.id"),
     [STORE_SORT_POPULAR] = "coalesce(ms.ratings, 0) DESC, m.id",
     [STORE_SORT_YEAR] = "m.year IS NULL, m.year DESC, m.title COLLATE NOCASE, m.id",
     [STORE_SORT_TITLE] = "m.title COLLATE NOCASE, m.id",

@@ -10,7 +10,9 @@ set -u
 mr=$1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/movierec-api-XXXXXX")
 pid=""
+loader=""
 cleanup() {
+    [ -n "$loader" ] && kill "$loader" 2>/dev/null
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     rm -rf "$tmp"
 }
@@ -347,6 +349,7 @@ req GET /v1/models
 expect 200 '.models[] | select(.name == "watch") | .version == 2' "the old version keeps serving"
 touch "$tmp/stop-load"
 wait "$loader"
+loader=""
 if [ -s "$tmp/load-errors" ]; then
     bad "requests failed during reload: $(sort "$tmp/load-errors" | uniq -c | tr '\n' ' ')"
 else ok; fi
