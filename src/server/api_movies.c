@@ -80,27 +80,37 @@ static int movie_query(struct http_req *req, struct http_res *res, struct store_
 static void find_reply(struct app *a, struct worker *w, struct http_res *res,
                        const struct store_movie_query *q, int64_t page, int64_t per_page)
 {
-    struct store_movie_info *m = malloc((size_t)q->limit * sizeof(*m));
+    char key[QCACHE_KEY + 1];
+    int64_t ids[QCACHE_IDS], total = 0, now = app_now();
     struct error err = {0};
-    int64_t total = 0;
     int n = 0, rc;
     json_t *list;
-    if (!m) {
-        app_error(a, res, ERR_NOMEM, NULL);
-        return;
-    }
-    if ((rc = store_movies_find(w->s, q, m, &n, &total, &err))) {
+
+    /* the whole query, unambiguous: the text goes last */
+    snprintf(key, sizeof(key), "%d|%d|%d|%d|%d|%s|%s", (int)q->sort, q->year_min, q->year_max,
+             q->offset, q->limit, q->genre ? q->genre : "", q->text ? q->text : "\x01");
+    if (!qcache_get(a->finds, key, now, ids, &n, &total)) {
+        struct store_movie_info *m = malloc((size_t)q->limit * sizeof(*m));
+        if (!m) {
+            app_error(a, res, ERR_NOMEM, NULL);
+            return;
+        }
+        if ((rc = store_movies_find(w->s, q, m, &n, &total, &err))) {
+            free(m);
+            app_error(a, res, rc, &err);
+            return;
+        }
+        for (int i = 0; i < n && i < QCACHE_IDS; i++)
+            ids[i] = m[i].id;
         free(m);
-        app_error(a, res, rc, &err);
-        return;
+        qcache_put(a->finds, key, now, ids, n, total);
     }
     list = json_array();
     for (int i = 0; i < n; i++) {
         struct store_movie_info info;
-        if (catalog_get(&a->cat, m[i].id, &info) == 0)
+        if (catalog_get(&a->cat, ids[i], &info) == 0)
             json_array_append_new(list, app_movie_json(&info));
     }
-    free(m);
     http_res_json(res, 200,
                   json_pack("{s:o, s:I, s:I, s:I}", "movies", list, "total", (json_int_t)total,
                             "page", (json_int_t)page, "per_page", (json_int_t)per_page));

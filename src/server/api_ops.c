@@ -48,6 +48,16 @@ static void put_gauges(void *ctx, void *buf, metrics_put_fn put)
              "# TYPE movierec_model_reload_failures_total counter\n"
              "movierec_model_reload_failures_total %ld\n",
         (long)atomic_load(&a->reload_failures));
+    {
+        uint64_t h, m;
+        qcache_stats(a->finds, &h, &m);
+        put(buf, "# HELP movierec_find_cache_total Movie lists and searches answered from "
+                 "memory (hit) or the store.\n"
+                 "# TYPE movierec_find_cache_total counter\n"
+                 "movierec_find_cache_total{result=\"hit\"} %llu\n"
+                 "movierec_find_cache_total{result=\"miss\"} %llu\n",
+            (unsigned long long)h, (unsigned long long)m);
+    }
     online_get_stats(a->online, &os);
     put(buf, "# HELP movierec_online_users Users whose online features are in memory.\n"
              "# TYPE movierec_online_users gauge\n"

@@ -459,10 +459,11 @@ int app_open(struct app **out, const char *home, const struct app_opts *o, struc
     a->rl = ratelimit_new(a->o.login_failures, a->o.login_attempts, a->o.login_window_s);
     a->metrics = metrics_new();
     a->sessions = calloc(1, sizeof(*a->sessions));
+    a->finds = qcache_new(8192, 60);
     if (a->sessions)
         for (int i = 0; i < SC_STRIPES; i++)
             pthread_mutex_init(&a->sessions->mu[i], NULL);
-    if (!a->online || !a->rl || !a->metrics || !a->sessions ||
+    if (!a->online || !a->rl || !a->metrics || !a->sessions || !a->finds ||
         pthread_key_create(&a->wkey, worker_free)) {
         rc = error_set(err, ERR_NOMEM, "out of memory");
         goto fail;
@@ -512,6 +513,7 @@ void app_close(struct app *a)
         for (int i = 0; i < SC_STRIPES; i++)
             pthread_mutex_destroy(&a->sessions->mu[i]);
     free(a->sessions);
+    qcache_free(a->finds);
     ratelimit_free(a->rl);
     metrics_free(a->metrics);
     pthread_mutex_destroy(&a->mu);

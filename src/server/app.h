@@ -29,6 +29,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "online.h"
+#include "qcache.h"
 
 struct served {
     struct engine e;   /* valid when has_engine */
@@ -69,6 +70,7 @@ struct app {
     struct catalog cat; /* every movie's display information */
     int has_cat;
     struct session_cache *sessions;
+    struct qcache *finds; /* movie lists and searches, for a minute */
     struct ratelimit *rl;
     struct metrics *metrics;
     struct metrics_hist *stage[REC_NSTAGES], *rec_total;
