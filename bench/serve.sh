@@ -20,6 +20,7 @@
 #   SERVER_THREADS=4   the server's --threads  USERS=64 logged-in users
 #   SOAK=600      seconds of the mixed run at SOAK_CONNS=256 (0: skip)
 #   PERF=1        also profile a recommendation run (needs perf)
+#   ONLY_SOAK=1   just the long mixed run
 #
 # Prints a markdown table. Not a test: the machine is shared and noisy.
 set -eu
@@ -103,6 +104,7 @@ wrk_run() { # script conns seconds
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 scenario() { # script label
+    [ "${ONLY_SOAK:-0}" = 1 ] && return 0
     wrk_run "$1" "$CONNS" 3 >/dev/null # warm up
     : >"$work/runs"
     for r in $(seq 1 "$RUNS"); do wrk_run "$1" "$CONNS" "$DURATION" >>"$work/runs"; done
@@ -115,7 +117,7 @@ echo "| $label | req/s | p99 ms | errors |"
 echo "| --- | ---: | ---: | ---: |"
 scenario recommend "recommendations, every one made (--rec-cache 0), $USERS users"
 
-if [ "$PERF" = 1 ] && command -v perf >/dev/null 2>&1; then
+if [ "$PERF" = 1 ] && [ "${ONLY_SOAK:-0}" != 1 ] && command -v perf >/dev/null 2>&1; then
     wrk -t"$WRK_THREADS" -c"$CONNS" -d"$((DURATION + 5))"s -s bench/wrk/recommend.lua "$base" \
         >/dev/null 2>&1 &
     w=$!
@@ -179,14 +181,13 @@ if [ "$SOAK" -gt 0 ]; then
         /Socket errors/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
         END { printf "%.0f %.2f %d\n", rps, p99, err }' "$work/soak.txt")
     n=$(wc -l <"$work/rss")
-    first=$(sed -n "$((n / 10 + 1))p" "$work/rss")
-    last=$(tail -n 1 "$work/rss")
+    at() { sed -n "$(($1 * (n - 1) / 100 + 1))p" "$work/rss"; }
     max=$(sort -n "$work/rss" | tail -n 1)
     echo
-    echo "| mixed, $SOAK_CONNS connections, ${SOAK}s | req/s | p99 ms | errors | RSS at start / after 10% / end / max (MiB) |"
+    echo "| mixed, $SOAK_CONNS connections, ${SOAK}s | req/s | p99 ms | errors | RSS MiB before / at 10, 25, 50, 75, 100% of the run / max |"
     echo "| --- | ---: | ---: | ---: | --- |"
     set -- $res
-    echo "| $label | $1 | $2 | $3 | $((rss0 / 1024)) / $((first / 1024)) / $((last / 1024)) / $((max / 1024)) |"
+    echo "| $label | $1 | $2 | $3 | $((rss0 / 1024)) / $(($(at 10) / 1024)), $(($(at 25) / 1024)), $(($(at 50) / 1024)), $(($(at 75) / 1024)), $(($(at 100) / 1024)) / $((max / 1024)) |"
 fi
 stop_server
 cat "$work/perf.md"
