@@ -77,44 +77,6 @@ static int hex(unsigned char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Well-formed UTF-8 after the Unicode standard's table 3-7, without NUL. */
-static int utf8_ok(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i], lo = 0x80, hi = 0xBF;
-        size_t len;
-        if (c == 0)
-            return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2;
-        else if (c == 0xE0)
-            len = 3, lo = 0xA0;
-        else if (c == 0xED)
-            len = 3, hi = 0x9F;
-        else if (c >= 0xE1 && c <= 0xEF)
-            len = 3;
-        else if (c == 0xF0)
-            len = 4, lo = 0x90;
-        else if (c == 0xF4)
-            len = 4, hi = 0x8F;
-        else if (c >= 0xF1 && c <= 0xF3)
-            len = 4;
-        else
-            return 0;
-        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k < len; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                return 0;
-        i += len;
-    }
-    return 1;
-}
 
 /* Decodes t[0..n): 0, or -1 when the path is not valid (a 400). */
 static int ref_decode(struct ref *r, const unsigned char *t, size_t n)
@@ -149,7 +111,7 @@ static int ref_decode(struct ref *r, const unsigned char *t, size_t n)
         r->n[r->nsegs - 1]++;
     }
     r->path[r->len] = '\0';
-    return utf8_ok((const unsigned char *)r->path, r->len) ? 0 : -1;
+    return fuzz_utf8_valid((const unsigned char *)r->path, r->len) ? 0 : -1;
 }
 
 /* Matches pattern against r: 1 with the params (pointers and lengths in
@@ -294,7 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t l = strnlen(params + o, cap - o);
             CHECK(l < cap - o); /* NUL-terminated within the buffer */
             CHECK(l == pn[i] && memcmp(params + o, pv[i], l) == 0);
-            CHECK(utf8_ok((const unsigned char *)params + o, l));
+            CHECK(fuzz_utf8_valid((const unsigned char *)params + o, l));
             o += l + 1;
         }
         CHECK(o == plen);

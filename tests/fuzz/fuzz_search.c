@@ -202,42 +202,6 @@ static int passes(const struct loader_movie *m, const struct store_movie_query *
     return 1;
 }
 
-/* Well-formed UTF-8 (Unicode table 3-7). */
-static int utf8_ok(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i], lo = 0x80, hi = 0xBF;
-        size_t len;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2;
-        else if (c == 0xE0)
-            len = 3, lo = 0xA0;
-        else if (c == 0xED)
-            len = 3, hi = 0x9F;
-        else if (c >= 0xE1 && c <= 0xEF)
-            len = 3;
-        else if (c == 0xF0)
-            len = 4, lo = 0x90;
-        else if (c == 0xF4)
-            len = 4, hi = 0x8F;
-        else if (c >= 0xF1 && c <= 0xF3)
-            len = 4;
-        else
-            return 0;
-        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k < len; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                return 0;
-        i += len;
-    }
-    return 1;
-}
 
 /* The error store.h promises for q, checked in the order store_movies_find
  * runs them; -1 when the text decides (0 or ERR_USAGE). */
@@ -256,7 +220,8 @@ static int expected_rc(const struct store_movie_query *q)
         return ERR_NOTFOUND;
     if (!q->text)
         return 0;
-    if (strlen(q->text) > TEXT_MAX || !utf8_ok((const unsigned char *)q->text, strlen(q->text)))
+    if (strlen(q->text) > TEXT_MAX ||
+        !fuzz_utf8_valid((const unsigned char *)q->text, strlen(q->text)))
         return ERR_USAGE;
     return -1; /* too many words, or fine */
 }

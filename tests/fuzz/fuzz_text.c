@@ -37,47 +37,6 @@ static char *cstr(const char *s, size_t n)
     return p;
 }
 
-/* Well-formed UTF-8 after the Unicode standard's table 3-7, without NUL. */
-static int ref_utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        unsigned lo = 0x80, hi = 0xBF;
-        size_t len;
-        if (c == 0)
-            return 0;
-        if (c <= 0x7F) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2;
-        else if (c == 0xE0)
-            len = 3, lo = 0xA0;
-        else if (c == 0xED)
-            len = 3, hi = 0x9F;
-        else if (c >= 0xE1 && c <= 0xEF)
-            len = 3;
-        else if (c == 0xF0)
-            len = 4, lo = 0x90;
-        else if (c == 0xF4)
-            len = 4, hi = 0x8F;
-        else if (c >= 0xF1 && c <= 0xF3)
-            len = 4;
-        else
-            return 0;
-        if (n - i < len)
-            return 0;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k < len; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                return 0;
-        i += len;
-    }
-    return 1;
-}
 
 static void check_i64(const char *s, size_t n)
 {
@@ -129,7 +88,7 @@ static void check_double(const char *s, size_t n)
 
 static void check_utf8(const char *s, size_t n)
 {
-    CHECK(text_utf8_valid(s, n) == ref_utf8_valid((const unsigned char *)s, n));
+    CHECK(text_utf8_valid(s, n) == fuzz_utf8_valid((const unsigned char *)s, n));
 }
 
 /* Decodes UTF-8 made by text_latin1_to_utf8 back to Latin-1 and compares. */
