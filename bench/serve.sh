@@ -88,10 +88,8 @@ stop_server() {
 export TOKENS="$work/tokens" IDS="$work/ids" WORDS="$work/words"
 start_server --rec-cache 0
 
-# wrk output -> "rps p99_ms errors"
-wrk_run() { # script conns seconds
-    wrk -t"$WRK_THREADS" -c"$2" -d"$3"s --latency --timeout 10s -s "bench/wrk/$1.lua" "$base" \
-        >"$work/wrk.txt" 2>&1
+# wrk output FILE -> "rps p99_ms errors"
+wrk_parse() {
     awk '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
                          if (v ~ /s$/) return v * 1000; return v }
@@ -99,7 +97,12 @@ wrk_run() { # script conns seconds
         $1 == "99%" { p99 = ms($2) }
         /Non-2xx/ { err += $NF }
         /Socket errors/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
-        END { printf "%.0f %.2f %d\n", rps, p99, err }' "$work/wrk.txt"
+        END { printf "%.0f %.2f %d\n", rps, p99, err }' "$1"
+}
+wrk_run() { # script conns seconds
+    wrk -t"$WRK_THREADS" -c"$2" -d"$3"s --latency --timeout 10s -s "bench/wrk/$1.lua" "$base" \
+        >"$work/wrk.txt" 2>&1
+    wrk_parse "$work/wrk.txt"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
@@ -171,15 +174,7 @@ if [ "$SOAK" -gt 0 ]; then
         sleep 10
     done
     wait "$w" || true
-    cp "$work/soak.txt" "$work/wrk.txt"
-    res=$(awk '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
-                         if (v ~ /s$/) return v * 1000; return v }
-        /Requests\/sec/ { rps = $2 }
-        $1 == "99%" { p99 = ms($2) }
-        /Non-2xx/ { err += $NF }
-        /Socket errors/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
-        END { printf "%.0f %.2f %d\n", rps, p99, err }' "$work/soak.txt")
+    res=$(wrk_parse "$work/soak.txt")
     n=$(wc -l <"$work/rss")
     at() { sed -n "$(($1 * (n - 1) / 100 + 1))p" "$work/rss"; }
     max=$(sort -n "$work/rss" | tail -n 1)
