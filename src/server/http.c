@@ -628,6 +628,21 @@ static void allow_list(const struct http_server *srv, const struct dpath *p, cha
     }
 }
 
+/* The site's own "not found" page (web/404.html) with status 404 when it
+ * exists, so a mistyped page address shows a page, not JSON. */
+static void static_not_found(const struct http_server *srv, struct http_res *res)
+{
+    char page[PATH_MAX];
+    struct stat st;
+    int w = snprintf(page, sizeof(page), "%s/404.html", srv->static_root);
+    if (w > 0 && (size_t)w < sizeof(page) && stat(page, &st) == 0 && S_ISREG(st.st_mode)) {
+        http_res_file(res, page);
+        res->status = 404;
+        return;
+    }
+    http_res_error(res, 404, "not_found", "no such page");
+}
+
 /* A static file for a GET/HEAD path no route took; fills res. */
 static const char *serve_static(const struct http_server *srv, const struct dpath *p,
                                 struct http_res *res)
@@ -639,7 +654,7 @@ static const char *serve_static(const struct http_server *srv, const struct dpat
         const char *e = strchr(q + 1, '/');
         size_t l = e ? (size_t)(e - q - 1) : strlen(q + 1);
         if (l == 2 && q[1] == '.' && q[2] == '.') {
-            http_res_error(res, 404, "not_found", "no such page");
+            static_not_found(srv, res);
             return "static";
         }
         if (!e)
@@ -652,12 +667,12 @@ static const char *serve_static(const struct http_server *srv, const struct dpat
     if (w < 0 || (size_t)w >= sizeof(full) || !realpath(full, real) ||
         strncmp(real, srv->static_root, srv->static_len) != 0 ||
         real[srv->static_len] != '/') {
-        http_res_error(res, 404, "not_found", "no such page");
+        static_not_found(srv, res);
         return "static";
     }
     struct stat st;
     if (stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
-        http_res_error(res, 404, "not_found", "no such page");
+        static_not_found(srv, res);
         return "static";
     }
     http_res_file(res, real);

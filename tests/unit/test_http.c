@@ -560,6 +560,27 @@ static void test_static(void **state)
     assert_error(&r, 404, "not_found");
 }
 
+/* With web/404.html, a missing page gets that page and status 404; the
+ * traversal attempts still get nothing else, and /v1 stays JSON. */
+static void test_static_not_found_page(void **state)
+{
+    struct reply r;
+    char v[512];
+    (void)state;
+    tu_write(g_static, "404.html", "<!doctype html><title>lost</title>", (size_t)-1);
+    static const char *const missing[] = {"/missing.html", "/no/such/page", "/sub/", "/../secret.txt",
+                                          "/%2E%2E%2Fsecret.txt", "/link.txt"};
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        assert_int_equal(request(missing[i], NULL, &r), 404);
+        assert_string_equal(r.body, "<!doctype html><title>lost</title>");
+        assert_string_equal(hval(&r, "Content-Type", v, sizeof(v)), "text/html; charset=utf-8");
+        assert_non_null(hval(&r, "Content-Security-Policy", v, sizeof(v)));
+    }
+    request("/v1/nothing", NULL, &r);
+    assert_error(&r, 404, "not_found");
+    assert_int_equal(request("/404.html", NULL, &r), 200);
+}
+
 static void test_odd_requests(void **state)
 {
     struct reply r;
@@ -1035,6 +1056,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cookies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_not_found_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_odd_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_log, setup, teardown),
