@@ -47,7 +47,7 @@ base=$(sed -n 's/.*serving \(http:[^ ]*\)\/ .*/\1/p' "$tmp/serve.out")
 rm -rf "$shots"
 mkdir -p "$shots"
 echo "browser tests against $base; screenshots in $shots"
-BASE=$base SHOTS=$shots CHROMIUM=$chromium node --test --test-reporter=spec "$here/site.test.mjs"
+BASE=$base SHOTS=$shots CHROMIUM=$chromium node --test --test-reporter=spec ${TEST_NAME:+--test-name-pattern="$TEST_NAME"} "$here/site.test.mjs"
 rc=$?
 if [ $rc -ne 0 ]; then
     echo "--- server stderr"

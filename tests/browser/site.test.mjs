@@ -9,6 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 const BASE = process.env.BASE;
@@ -20,7 +21,8 @@ mkdirSync(SHOTS, { recursive: true });
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const PASSWORD = 'a long enough password';
-const NAME = 'alice' + Date.now().toString(36);
+const NAME = 'alice' + Date.now().toString(36); // registers through the pages
+const OTHER = 'bob' + Date.now().toString(36); // registered by before(), for the other tests
 let browser;
 const pageErrors = [];
 
@@ -30,13 +32,20 @@ before(async () => {
         args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
             '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
     });
+    const r = await fetch(BASE + '/v1/auth/register', {
+        method: 'POST', headers: { 'Content-Type': 'application/json', Origin: BASE },
+        body: JSON.stringify({ name: OTHER, password: PASSWORD, genres: ['Drama', 'Comedy'] }),
+    });
+    assert.equal(r.status, 201, 'the second account is made');
 });
 after(async () => {
     if (browser) await browser.close();
 });
 
-async function newPage(viewport = DESKTOP) {
-    const context = await browser.newContext({ viewport, baseURL: BASE });
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+async function newPage(viewport = DESKTOP, extra = {}) {
+    const context = await browser.newContext({ viewport, baseURL: BASE, ...extra });
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
     page.setDefaultTimeout(15000);
@@ -54,7 +63,7 @@ async function settled(page) {
     await page.waitForLoadState('networkidle');
 }
 
-async function login(page, name = NAME, password = PASSWORD) {
+async function login(page, name = OTHER, password = PASSWORD) {
     await page.goto('/login.html');
     await page.fill('#name', name);
     await page.fill('#password', password);
@@ -234,7 +243,7 @@ test('the whole visit: register, welcome, recommendations, rate, search, similar
 test('a taken name is refused with a clear message', async () => {
     const page = await newPage();
     await page.goto('/register.html');
-    await page.fill('#name', NAME.toUpperCase());
+    await page.fill('#name', OTHER.toUpperCase());
     await page.fill('#password', PASSWORD);
     await page.fill('#password2', PASSWORD);
     await page.click('main button[type=submit]');
@@ -253,19 +262,19 @@ test('a taken name is refused with a clear message', async () => {
 test('a wrong password and an unknown name at login', async () => {
     const page = await newPage();
     await page.goto('/login.html');
-    await page.fill('#name', NAME);
+    await page.fill('#name', OTHER);
     await page.fill('#password', 'not the password');
     await page.click('main button[type=submit]');
     await page.waitForSelector('#login-error');
     assert.match(await page.textContent('#login-error'), /Wrong password/);
     await shot(page, '13-login-wrong-password');
-    await page.fill('#name', 'nobody-' + NAME);
+    await page.fill('#name', 'nobody-' + OTHER);
     await page.fill('#password', 'whatever123');
     await page.click('main button[type=submit]');
     await page.waitForSelector('#unknown-name');
     await page.click('#unknown-name a');
     await page.waitForURL('**/register.html?name=*');
-    assert.equal(await page.inputValue('#name'), 'nobody-' + NAME, 'registration starts with that name');
+    assert.equal(await page.inputValue('#name'), 'nobody-' + OTHER, 'registration starts with that name');
     await page.context().close();
 });
 
@@ -291,6 +300,18 @@ test('error states: not found, unknown page, server unreachable, session ended',
     await page.unroute('**/v1/**');
 
     await login(page);
+    // a write that cannot reach the server says so and keeps nothing
+    await page.goto('/movie.html?id=4');
+    await settled(page);
+    await page.route('**/v1/me/ratings/**', (route) => route.abort('connectionrefused'));
+    await rateWith(page.locator('#my-rating'), 2);
+    await page.waitForSelector('#my-rating + .status:has-text("Not saved: the server cannot be reached")');
+    assert.ok(await page.locator('#banner:not([hidden])').isVisible());
+    await page.unroute('**/v1/me/ratings/**');
+    await page.reload();
+    await settled(page);
+    assert.equal(await page.locator('#my-rating input:checked').count(), 0, 'nothing was saved');
+
     await page.context().clearCookies(); // the session is gone (expired, or ended elsewhere)
     await page.goto('/me.html');
     await settled(page);
@@ -379,6 +400,28 @@ test('phone width: no page scrolls sideways', async () => {
         assert.ok(scroll <= width, `${path} is ${scroll}px wide at ${width}px`);
         await shot(page, `phone-${name}`);
     }
+    await page.context().close();
+});
+
+test('accessibility: axe-core finds no serious WCAG 2 A/AA problem on any page', async () => {
+    // bypassCSP only so that axe's own script can be added to the page
+    const page = await newPage(DESKTOP, { bypassCSP: true });
+    const check = async (path) => {
+        await page.goto(path);
+        await settled(page);
+        await page.addScriptTag({ path: AXE });
+        const found = await page.evaluate(async () => {
+            const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+            return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+        });
+        assert.deepEqual(found, [], `accessibility problems on ${path}`);
+    };
+    for (const path of ['/', '/login.html', '/register.html', '/search.html?q=the', '/genre.html?name=Drama', '/movie.html?id=9', '/nowhere'])
+        await check(path);
+    await login(page);
+    for (const path of ['/', '/me.html', '/movie.html?id=9', '/welcome.html', '/profile.html'])
+        await check(path);
     await page.context().close();
 });
 

@@ -242,7 +242,7 @@ export function errorBox(err, what) {
         if (err.status === 0) {
             showUnreachable();
             return el('div', { class: 'message error', role: 'alert' },
-                `${what ? what + ': ' : ''}the server cannot be reached right now.`);
+                what ? `${what}: the server cannot be reached right now.` : 'The server cannot be reached right now.');
         }
         if (err.status === 401) return loginNeeded();
         if (err.status === 503 && err.code === 'no_model')
@@ -409,7 +409,10 @@ export async function startPage(render) {
     try {
         user = await api.currentUser();
     } catch (e) {
-        if (e.status === 0) showUnreachable();
+        // unreachable or failing: no page can be shown, nor "log in" offered
+        main.append(errorBox(e));
+        main.setAttribute('aria-busy', 'false');
+        return;
     }
     if (user) markLoggedIn(true);
     if (nav) nav.append(headerNav(user));
