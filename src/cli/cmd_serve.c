@@ -3,12 +3,17 @@
  * [--threads N]`: the HTTP JSON API (docs/API.md) and the web pages over
  * the home folder's store and newest models (src/server/app.h).
  *
+ * A TMDB key for real posters (src/server/poster.h) comes from the
+ * environment (MOVIEREC_TMDB_KEY) or a file (--tmdb-key-file), never from
+ * the command line, which any user of the machine can read with ps.
+ *
  * Signals are taken synchronously: every thread starts with them blocked
  * and this thread waits in sigwait(). SIGHUP asks the reloader to look for
  * new models now; SIGINT and SIGTERM stop accepting, let requests in
  * flight finish, close the store and exit 0.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +27,8 @@
 
 static const char usage[] =
     "movierec serve [--port N] [--bind ADDR] [--threads N] [--reload-interval S] "
-    "[--access-log FILE|-] [--web DIR] [--login-attempts N] [--rec-cache S]";
+    "[--access-log FILE|-] [--web DIR] [--login-attempts N] [--rec-cache S] "
+    "[--tmdb-key-file FILE] [--tmdb-api URL] [--tmdb-images URL]";
 
 static void help(void)
 {
@@ -44,8 +50,48 @@ static void help(void)
            "  --login-attempts N   login and register attempts per client address per 15\n"
            "                       minutes (default 30; failed logins per name: 10)\n"
            "  --rec-cache S        reuse a user's list for up to S seconds while neither\n"
-           "                       they nor the models change (default 300; 0: off)\n",
-           usage);
+           "                       they nor the models change (default 300; 0: off)\n"
+           "  --tmdb-key-file FILE real posters from TMDB with the key in FILE (default:\n"
+           "                       the environment variable MOVIEREC_TMDB_KEY; a v4 token\n"
+           "                       \"eyJ...\" or a v3 key); without a key only posters\n"
+           "                       already in <home>/posters/ are served\n"
+           "  --tmdb-api URL       TMDB's API (default %s)\n"
+           "  --tmdb-images URL    TMDB's posters (default %s)\n",
+           usage, POSTER_API_DEFAULT, POSTER_IMAGES_DEFAULT);
+}
+
+/* The key in path, without surrounding white space, into out (cap
+ * bytes): 0, or 1 with the message printed. */
+static int read_key_file(const char *path, char *out, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t n = 0, b = 0;
+    ssize_t r;
+    if (fd < 0)
+        return cli_fail("cannot open the TMDB key file '%s': %s", path, strerror(errno));
+    while (n + 1 < cap && (r = read(fd, out + n, cap - 1 - n)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            return cli_fail("cannot read the TMDB key file '%s': %s", path, strerror(e));
+        }
+        n += (size_t)r;
+    }
+    close(fd);
+    if (n + 1 >= cap)
+        return cli_fail("the TMDB key file '%s' is too large for a key", path);
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' ||
+                     out[n - 1] == '\t'))
+        n--;
+    while (b < n && (out[b] == ' ' || out[b] == '\t' || out[b] == '\n' || out[b] == '\r'))
+        b++;
+    memmove(out, out + b, n - b);
+    out[n - b] = '\0';
+    if (!out[0])
+        return cli_fail("the TMDB key file '%s' is empty", path);
+    return 0;
 }
 
 /* web/ next to the binary's build folder (build/movierec -> ../web) */
@@ -72,7 +118,8 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 {
     int64_t port = 8080, threads = 8, reload = 5, attempts = 30, rec_cache = 300;
     const char *bind = "127.0.0.1", *log_path = NULL, *web = NULL;
-    char web_buf[PATH_MAX], logp[4200];
+    const char *key_file = NULL, *tmdb_api = NULL, *tmdb_images = NULL, *key = NULL;
+    char web_buf[PATH_MAX], logp[4200], key_buf[2048];
     struct app_opts ao;
     struct app *a = NULL;
     struct http_server *srv = NULL;
@@ -80,7 +127,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
     struct error err = {0};
     FILE *alog = NULL;
     sigset_t set;
-    int sig, rc = 1;
+    int sig, open_rc, rc = 1;
 
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
@@ -111,6 +158,23 @@ int cmd_serve(struct cli *c, int argc, char **argv)
         } else if (!strcmp(argv[i], "--rec-cache")) {
             if (i + 1 >= argc || cli_parse_count(argv[++i], &rec_cache) || rec_cache > 86400)
                 return cli_usage_fail(usage, "--rec-cache takes seconds (0 to 86400)");
+        } else if (!strcmp(argv[i], "--tmdb-key-file")) {
+            if (i + 1 >= argc || !argv[i + 1][0])
+                return cli_usage_fail(usage, "--tmdb-key-file takes a file name");
+            key_file = argv[++i];
+        } else if (!strcmp(argv[i], "--tmdb-api") || !strcmp(argv[i], "--tmdb-images")) {
+            const char *opt = argv[i];
+            if (i + 1 >= argc ||
+                (strncmp(argv[i + 1], "http://", 7) && strncmp(argv[i + 1], "https://", 8)))
+                return cli_usage_fail(usage, "%s takes an http:// or https:// address", opt);
+            if (!strcmp(opt, "--tmdb-api"))
+                tmdb_api = argv[++i];
+            else
+                tmdb_images = argv[++i];
+        } else if (!strncmp(argv[i], "--tmdb-key", 10)) {
+            return cli_usage_fail(usage,
+                                  "a key on the command line shows in 'ps'; put it in "
+                                  "MOVIEREC_TMDB_KEY or a file for --tmdb-key-file");
         } else if (!strcmp(argv[i], "--web")) {
             if (i + 1 >= argc || !argv[i + 1][0])
                 return cli_usage_fail(usage, "--web takes a folder");
@@ -124,6 +188,13 @@ int cmd_serve(struct cli *c, int argc, char **argv)
     if (!web) {
         default_web(web_buf, sizeof(web_buf));
         web = web_buf[0] ? web_buf : NULL;
+    }
+    if (key_file) {
+        if (read_key_file(key_file, key_buf, sizeof(key_buf)))
+            return 1;
+        key = key_buf;
+    } else if ((key = getenv("MOVIEREC_TMDB_KEY")) && !key[0]) {
+        key = NULL;
     }
 
     /* every thread made from here on inherits the blocked signals */
@@ -150,7 +221,12 @@ int cmd_serve(struct cli *c, int argc, char **argv)
     ao.reload_s = (int)reload;
     ao.login_attempts = (int)attempts;
     ao.rec_cache_s = (int)rec_cache;
-    if (app_open(&a, c->home, &ao, &err)) {
+    ao.tmdb_key = key;
+    ao.tmdb_api = tmdb_api;
+    ao.tmdb_images = tmdb_images;
+    open_rc = app_open(&a, c->home, &ao, &err);
+    explicit_bzero(key_buf, sizeof(key_buf)); /* the poster cache has its copy */
+    if (open_rc) {
         cli_fail_err(&err);
         goto out;
     }

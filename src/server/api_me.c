@@ -98,7 +98,7 @@ void api_recommendations(void *app, struct http_req *req, struct http_res *res)
             if (catalog_get(&a->cat, sv->e.r.ids[out[i].movie], &m))
                 continue; /* not in the store */
             rec_reason_text(&sv->e.r, &out[i], title_of, &tt, why, sizeof(why));
-            json_t *it = app_movie_json(&m);
+            json_t *it = app_movie_json(a, &m);
             json_object_set_new(it, "score", json_real(out[i].score));
             json_object_set_new(it, "reason", json_string(why));
             json_object_set_new(it, "reason_code",
@@ -158,7 +158,7 @@ void api_my_ratings(void *app, struct http_req *req, struct http_res *res)
     }
     list = json_array();
     for (int i = 0; i < n; i++) {
-        json_t *it = app_movie_json(&r[i].m);
+        json_t *it = app_movie_json(a, &r[i].m);
         json_object_set_new(it, "my_rating", json_real(r[i].score));
         json_object_set_new(it, "rated_at", json_integer(r[i].time));
         json_array_append_new(list, it);

@@ -1,7 +1,7 @@
 /*
  * api_movies.c - browsing (SUMMARY.md 3.3, 6): genres, movies by genre
  * with paging and sort, title search with filters, a movie's page and
- * movies similar to it.
+ * movies similar to it, and its poster (poster.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +109,7 @@ static void find_reply(struct app *a, struct worker *w, struct http_res *res,
     for (int i = 0; i < n; i++) {
         struct store_movie_info info;
         if (catalog_get(&a->cat, ids[i], &info) == 0)
-            json_array_append_new(list, app_movie_json(&info));
+            json_array_append_new(list, app_movie_json(a, &info));
     }
     http_res_json(res, 200,
                   json_pack("{s:o, s:I, s:I, s:I}", "movies", list, "total", (json_int_t)total,
@@ -197,7 +197,7 @@ void api_movie(void *app, struct http_req *req, struct http_res *res)
         http_res_error(res, 404, "not_found", "no movie %lld", (long long)id);
         return;
     }
-    j = app_movie_json(&m);
+    j = app_movie_json(a, &m);
     fl = json_array();
     if (store_movie_fans(w->s, id, 4.0, fans, 8, &nfans, &err) == 0)
         for (int i = 0; i < nfans; i++) {
@@ -280,7 +280,7 @@ void api_similar(void *app, struct http_req *req, struct http_res *res)
         struct store_movie_info s;
         if (catalog_get(&a->cat, sv->e.r.ids[out[i].movie], &s))
             continue;
-        json_t *it = app_movie_json(&s);
+        json_t *it = app_movie_json(a, &s);
         json_object_set_new(it, "similarity", json_real(out[i].score));
         json_array_append_new(list, it);
     }
@@ -288,4 +288,41 @@ void api_similar(void *app, struct http_req *req, struct http_res *res)
                   json_pack("{s:I, s:o, s:i}", "movie_id", (json_int_t)id, "similar", list,
                             "model_version", sv->e.model_version));
     app_served_put(a, sv);
+}
+
+void api_movie_poster(void *app, struct http_req *req, struct http_res *res)
+{
+    struct app *a = app;
+    struct store_movie_info m;
+    struct poster_image img;
+    struct error err = {0};
+    int64_t id;
+    int rc;
+
+    if (app_param_id(req, res, 0, &id))
+        return;
+    if (catalog_get(&a->cat, id, &m)) {
+        http_res_error(res, 404, "not_found", "no movie %lld", (long long)id);
+        return;
+    }
+    if (!m.tmdb_id) {
+        http_res_error(res, 404, "no_poster", "movie %lld has no TMDB id", (long long)id);
+        http_res_header(res, "Cache-Control", "no-store");
+        return;
+    }
+    rc = poster_cache_get(a->posters, m.tmdb_id, &img, &err);
+    if (rc == ERR_NOTFOUND) {
+        /* the pages keep the poster they drew; a later visit may find one */
+        http_res_error(res, 404, "no_poster", "%s", err.msg);
+        http_res_header(res, "Cache-Control", "no-store");
+        return;
+    }
+    if (rc) {
+        app_error(a, res, rc, &err);
+        return;
+    }
+    http_res_text(res, 200, img.type, img.data, img.len);
+    poster_image_free(&img);
+    if (res->status == 200)
+        http_res_header(res, "Cache-Control", "public, max-age=604800");
 }

@@ -37,6 +37,7 @@ const struct http_route app_routes[] = {
     {"GET", "/v1/search", api_search, "search"},
     {"GET", "/v1/movies/:id", api_movie, "movie"},
     {"GET", "/v1/movies/:id/similar", api_similar, "similar"},
+    {"GET", "/v1/movies/:id/poster", api_movie_poster, "poster"},
     {"GET", "/v1/models", api_models, "models"},
     {"POST", "/v1/models/:spec", api_predict, "predict"},
 };
@@ -427,6 +428,39 @@ void app_session_end(struct app *a, struct worker *w, const unsigned char hash[3
 /* ------------------------------------------------------------------ */
 /* open and close                                                      */
 
+static void poster_log(void *ctx, const char *line)
+{
+    app_log(ctx, "%s", line);
+}
+
+/* <home>/posters/ with the TMDB settings of the options. */
+static int open_posters(struct app *a, struct error *err)
+{
+    struct poster_opts po;
+    struct poster_stats st;
+    char dir[4200];
+    int rc;
+
+    poster_opts_default(&po);
+    po.key = a->o.tmdb_key;
+    po.api = a->o.tmdb_api;
+    po.images = a->o.tmdb_images;
+    po.log = poster_log;
+    po.log_ctx = a;
+    snprintf(dir, sizeof(dir), "%s/posters", a->home);
+    if ((rc = poster_cache_open(&a->posters, dir, &po, err)))
+        return rc;
+    a->o.tmdb_key = NULL; /* the cache has its own copy; the caller's may go */
+    poster_cache_stats(a->posters, &st);
+    if (st.has_key)
+        app_log(a, "posters: on (TMDB %s; %ld cached in %s)",
+                poster_key_is_bearer(po.key) ? "v4 token" : "v3 key", st.cached, dir);
+    else
+        app_log(a, "posters: off (no TMDB key: set MOVIEREC_TMDB_KEY or use --tmdb-key-file); "
+                   "%ld cached posters still served", st.cached);
+    return 0;
+}
+
 int app_open(struct app **out, const char *home, const struct app_opts *o, struct error *err)
 {
     struct app *a = calloc(1, sizeof(*a));
@@ -484,6 +518,8 @@ int app_open(struct app **out, const char *home, const struct app_opts *o, struc
     if ((rc = catalog_load(&a->cat, s, err)))
         goto fail;
     a->has_cat = 1;
+    if ((rc = open_posters(a, err)))
+        goto fail;
     load_initial(a, s);
     store_close(s);
     s = NULL;
@@ -514,6 +550,7 @@ void app_close(struct app *a)
             pthread_mutex_destroy(&a->sessions->mu[i]);
     free(a->sessions);
     qcache_free(a->finds);
+    poster_cache_close(a->posters);
     ratelimit_free(a->rl);
     metrics_free(a->metrics);
     pthread_mutex_destroy(&a->mu);
@@ -607,7 +644,7 @@ static json_t *str_or_null(const char *s)
     return s && s[0] ? json_string(s) : json_null();
 }
 
-json_t *app_movie_json(const struct store_movie_info *m)
+json_t *app_movie_json(struct app *a, const struct store_movie_info *m)
 {
     json_t *g = json_array();
     char buf[256];
@@ -629,7 +666,14 @@ json_t *app_movie_json(const struct store_movie_info *m)
                         m->nratings ? json_real((double)(int)(m->mean * 100 + 0.5) / 100)
                                     : json_null());
     json_object_set_new(j, "rating_count", json_integer(m->nratings));
-    json_object_set_new(j, "poster_url", str_or_null(m->poster_url));
+    if (m->poster_url[0]) {
+        json_object_set_new(j, "poster_url", json_string(m->poster_url));
+    } else if (m->tmdb_id && poster_cache_state(a->posters, m->tmdb_id) != POSTER_NONE) {
+        snprintf(buf, sizeof(buf), "/v1/movies/%lld/poster", (long long)m->id);
+        json_object_set_new(j, "poster_url", json_string(buf));
+    } else {
+        json_object_set_new(j, "poster_url", json_null());
+    }
     json_object_set_new(j, "imdb_id", str_or_null(m->imdb_id));
     if (m->imdb_url[0])
         json_object_set_new(j, "imdb_url", json_string(m->imdb_url));

@@ -29,6 +29,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "online.h"
+#include "poster.h"
 #include "qcache.h"
 
 struct served {
@@ -60,6 +61,8 @@ struct app_opts {
     int rec_cache_s;       /* a user's list is reused this long unless they write
                             * or the models change (online.h); 0: never; default 300 */
     FILE *log;             /* server messages (not the access log); stderr */
+    const char *tmdb_key;  /* NULL: real posters only from the cache (poster.h) */
+    const char *tmdb_api, *tmdb_images; /* NULL: TMDB's own */
 };
 void app_opts_default(struct app_opts *o);
 
@@ -71,6 +74,7 @@ struct app {
     int has_cat;
     struct session_cache *sessions;
     struct qcache *finds; /* movie lists and searches, for a minute */
+    struct poster_cache *posters; /* <home>/posters/ and TMDB */
     struct ratelimit *rl;
     struct metrics *metrics;
     struct metrics_hist *stage[REC_NSTAGES], *rec_total;
@@ -142,8 +146,10 @@ int app_check_csrf(struct http_req *req, struct http_res *res);
  * 409, others 500 (logged; the client sees no internals). */
 void app_error(struct app *a, struct http_res *res, int rc, const struct error *err);
 
-/* JSON of a movie for lists and pages (poster_url may be null). */
-json_t *app_movie_json(const struct store_movie_info *m);
+/* JSON of a movie for lists and pages. poster_url is the store's when it
+ * has one, else "/v1/movies/<id>/poster" when that poster is cached or a
+ * request could fetch it (poster_cache_state: memory only), else null. */
+json_t *app_movie_json(struct app *a, const struct store_movie_info *m);
 /* An integer query parameter in [lo, hi] (def when absent); -1 with 400. */
 int app_query_int(struct http_req *req, struct http_res *res, const char *key, int64_t def,
                   int64_t lo, int64_t hi, int64_t *out);
@@ -175,6 +181,7 @@ void api_movies(void *app, struct http_req *req, struct http_res *res);
 void api_search(void *app, struct http_req *req, struct http_res *res);
 void api_movie(void *app, struct http_req *req, struct http_res *res);
 void api_similar(void *app, struct http_req *req, struct http_res *res);
+void api_movie_poster(void *app, struct http_req *req, struct http_res *res);
 void api_recommendations(void *app, struct http_req *req, struct http_res *res);
 void api_my_ratings(void *app, struct http_req *req, struct http_res *res);
 void api_my_genres(void *app, struct http_req *req, struct http_res *res);

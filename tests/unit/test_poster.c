@@ -1,0 +1,723 @@
+/*
+ * test_poster.c - real posters from TMDB (src/server/poster.h): the reply
+ * parser and poster_path check, the image magic, the request (v3 key in
+ * the query, v4 token as Bearer), the cache folder read at open, and
+ * fetches against a small HTTP server on 127.0.0.1 in this process:
+ * success (JPEG and PNG, cached atomically), no poster remembered, HTTP
+ * and network failures backing off with one log line, the total time
+ * limit, at most max_fetches at once, and many threads at once.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "../../src/server/poster.h"
+
+static const char jpeg[] = "\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01"
+                           "\x00\x00\xFF\xD9";
+static const char png[] = "\x89PNG\r\n\x1A\n\x00\x00\x00\rIHDR\x00\x00\x00\x01";
+
+/* ---- the parser ---- */
+
+static void test_parse(void **state)
+{
+    static const struct {
+        const char *json;
+        int rc;
+        const char *path;
+    } cases[] = {
+        {"{\"poster_path\":\"/qJ2tW6WMUDux911r6m7haRef0WH.jpg\",\"id\":603}", 0,
+         "/qJ2tW6WMUDux911r6m7haRef0WH.jpg"},
+        {"{\"adult\":false,\"poster_path\":\"/a-b_C9.png\"}", 0, "/a-b_C9.png"},
+        {"{\"poster_path\":null}", ERR_NOTFOUND, ""},
+        {"{\"title\":\"no poster\"}", ERR_NOTFOUND, ""},
+        {"{\"poster_path\":\"\"}", ERR_NOTFOUND, ""},
+        {"{\"poster_path\": \"/p1.jpg\",", ERR_PARSE, ""},
+        {"", ERR_PARSE, ""},
+        {"[\"/p1.jpg\"]", ERR_PARSE, ""},
+        {"\"/p1.jpg\"", ERR_PARSE, ""},
+        {"{\"poster_path\":42}", ERR_PARSE, ""},
+        {"{\"poster_path\":{\"x\":1}}", ERR_PARSE, ""},
+        {"{\"poster_path\":\"/../../etc/passwd\"}", ERR_PARSE, ""},
+        {"{\"poster_path\":\"/../p1.jpg\"}", ERR_PARSE, ""},
+        {"{\"poster_path\":\"/a/b.jpg\"}", ERR_PARSE, ""},
+        {"{\"poster_path\":\"p1.jpg\"}", ERR_PARSE, ""},
+        {"{\"poster_path\":\"/p1.jpg?x=1\"}", ERR_PARSE, ""},
+        {"{\"poster_path\":\"/p1\\u0000.jpg\"}", ERR_PARSE, ""},
+        {"{\"poster_path\":\"/p%2e.jpg\"}", ERR_PARSE, ""},
+        {"{\"poster_path\":\"/p1.jpg\",\"poster_path\":\"/p2.jpg\"}", ERR_PARSE, ""},
+        {"{\"poster_path\":\"/\\u00e9t\\u00e9.jpg\"}", ERR_PARSE, ""},
+        {"{\"poster_path\":\"https://evil.example/p.jpg\"}", ERR_PARSE, ""},
+    };
+    char out[POSTER_PATH_MAX];
+    struct error err;
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(out, 'x', sizeof(out));
+        err.msg[0] = '\0';
+        int rc = poster_tmdb_parse(cases[i].json, strlen(cases[i].json), out, sizeof(out), &err);
+        if (rc != cases[i].rc || strcmp(out, cases[i].path) != 0)
+            fail_msg("case %zu (%s): rc %d path '%s' (%s)", i, cases[i].json, rc, out, err.msg);
+        if (rc)
+            assert_true(err.msg[0] != '\0');
+    }
+    /* a reply not NUL-terminated: only n bytes are read */
+    assert_int_equal(poster_tmdb_parse("{\"poster_path\":\"/p.jpg\"}xxxx", 24, out, sizeof(out),
+                                       NULL),
+                     0);
+    assert_string_equal(out, "/p.jpg");
+    /* no room for the path */
+    assert_int_equal(poster_tmdb_parse("{\"poster_path\":\"/p1.jpg\"}", 25, out, 4, &err),
+                     ERR_USAGE);
+}
+
+static void test_path_safe(void **state)
+{
+    static const char *good[] = {"/a.j", "/p1.jpg", "/A-b_9.jpeg", "/x.PNG", "/a.12345"};
+    static const char *bad[] = {
+        "", "/", "/.jpg", "/a.", "a.jpg", "//a.jpg", "/a/b.jpg", "/../a.jpg", "/a..jpg",
+        "/a.b.jpg", "/a.jpg/", "/a b.jpg", "/a.jp-g", "/a.123456", "/a\\b.jpg", "/a%2f.jpg",
+        "/\xc3\xa9.jpg", "/a.jpg\n"};
+    char lng[POSTER_PATH_MAX + 8];
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (!poster_path_safe(good[i]))
+            fail_msg("'%s' refused", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (poster_path_safe(bad[i]))
+            fail_msg("'%s' taken", bad[i]);
+    assert_false(poster_path_safe(NULL));
+    lng[0] = '/';
+    memset(lng + 1, 'a', sizeof(lng) - 1);
+    memcpy(lng + POSTER_PATH_MAX - 5, ".jpg", 5); /* strlen POSTER_PATH_MAX - 1: fits */
+    assert_true(poster_path_safe(lng));
+    memcpy(lng + POSTER_PATH_MAX - 4, ".jpg", 5); /* one more: too long */
+    assert_false(poster_path_safe(lng));
+}
+
+static void test_image_type(void **state)
+{
+    (void)state;
+    assert_string_equal(poster_image_type(jpeg, sizeof(jpeg) - 1), "image/jpeg");
+    assert_string_equal(poster_image_type(png, sizeof(png) - 1), "image/png");
+    assert_null(poster_image_type(jpeg, 2));
+    assert_null(poster_image_type(png, 7));
+    assert_null(poster_image_type("<html>", 6));
+    assert_null(poster_image_type("", 0));
+    assert_null(poster_image_type("GIF89a....", 10));
+}
+
+static void test_request(void **state)
+{
+    char url[256], auth[256], big[1100];
+    struct error err;
+    (void)state;
+    assert_int_equal(poster_tmdb_request("https://api.themoviedb.org/3", "abc123", 603, url,
+                                         sizeof(url), auth, sizeof(auth), &err),
+                     0);
+    assert_string_equal(url, "https://api.themoviedb.org/3/movie/603?api_key=abc123");
+    assert_string_equal(auth, "");
+    assert_int_equal(poster_tmdb_request("http://h", "a&b=c#", 7, url, sizeof(url), auth,
+                                         sizeof(auth), &err),
+                     0);
+    assert_string_equal(url, "http://h/movie/7?api_key=a%26b%3Dc%23");
+    assert_true(poster_key_is_bearer("eyJhbGciOiJIUzI1NiJ9.e30.c2ln"));
+    assert_false(poster_key_is_bearer("abc123"));
+    assert_int_equal(poster_tmdb_request("http://h", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", 7, url,
+                                         sizeof(url), auth, sizeof(auth), &err),
+                     0);
+    assert_string_equal(url, "http://h/movie/7");
+    assert_string_equal(auth, "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln");
+    assert_int_equal(poster_tmdb_request("http://h", "abc", 7, url, 10, auth, sizeof(auth), &err),
+                     ERR_USAGE);
+    memset(big, 'k', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(poster_tmdb_request("http://h", big, 7, url, sizeof(url), auth, sizeof(auth),
+                                         &err),
+                     ERR_USAGE);
+}
+
+/* ---- a small HTTP server: the fake TMDB ---- */
+
+struct fake {
+    int fd, port;
+    pthread_t th;
+    atomic_int stop, hold, requests, bearer, api_key;
+    pthread_t conn[256];
+    int nconn;
+};
+
+struct conn_arg {
+    struct fake *f;
+    int fd;
+};
+
+static void reply(int fd, const char *status, const char *body, size_t n)
+{
+    char head[256];
+    int h = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", status, n);
+    /* MSG_NOSIGNAL: the client may have given up (the time-limit test) */
+    if (send(fd, head, (size_t)h, MSG_NOSIGNAL) != h ||
+        (n && send(fd, body, n, MSG_NOSIGNAL) != (ssize_t)n))
+        return;
+}
+
+static void *conn_main(void *p)
+{
+    struct conn_arg *ca = p;
+    struct fake *f = ca->f;
+    char req[8192], path[512];
+    size_t got = 0;
+    int fd = ca->fd;
+    long id = 0;
+
+    free(ca);
+    req[0] = '\0';
+    while (got < sizeof(req) - 1 && !strstr(req, "\r\n\r\n")) {
+        ssize_t r = read(fd, req + got, sizeof(req) - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        req[got] = '\0';
+    }
+    req[got] = '\0';
+    atomic_fetch_add(&f->requests, 1);
+    if (strstr(req, "Authorization: Bearer "))
+        atomic_fetch_add(&f->bearer, 1);
+    if (strstr(req, "api_key="))
+        atomic_fetch_add(&f->api_key, 1);
+    if (sscanf(req, "GET %511s", path) != 1)
+        path[0] = '\0';
+    while (atomic_load(&f->hold) && !atomic_load(&f->stop))
+        usleep(5000);
+    if (sscanf(path, "/movie/%ld", &id) == 1) {
+        char body[128];
+        if (id == 2)
+            snprintf(body, sizeof(body), "{\"poster_path\":\"/b.png\"}");
+        else if (id == 3)
+            snprintf(body, sizeof(body), "{\"poster_path\":null}");
+        else if (id == 6)
+            snprintf(body, sizeof(body), "{\"poster_path\":\"/../a.jpg\"}");
+        else if (id == 7)
+            snprintf(body, sizeof(body), "{\"poster_path\":\"/page.jpg\"}");
+        else
+            snprintf(body, sizeof(body), "{\"poster_path\":\"/a.jpg\"}");
+        if (id == 4)
+            reply(fd, "500 Internal Server Error", "oops", 4);
+        else if (id == 5)
+            reply(fd, "401 Unauthorized", "{}", 2);
+        else if (id == 8)
+            reply(fd, "404 Not Found", "{}", 2);
+        else
+            reply(fd, "200 OK", body, strlen(body));
+    } else if (!strcmp(path, "/img/a.jpg")) {
+        reply(fd, "200 OK", jpeg, sizeof(jpeg) - 1);
+    } else if (!strcmp(path, "/img/b.png")) {
+        reply(fd, "200 OK", png, sizeof(png) - 1);
+    } else if (!strcmp(path, "/img/page.jpg")) {
+        reply(fd, "200 OK", "<html></html>", 13);
+    } else {
+        reply(fd, "404 Not Found", "", 0);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void *fake_main(void *p)
+{
+    struct fake *f = p;
+    while (!atomic_load(&f->stop)) {
+        struct pollfd pf = {f->fd, POLLIN, 0};
+        if (poll(&pf, 1, 20) <= 0)
+            continue;
+        int c = accept(f->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        struct conn_arg *ca = malloc(sizeof(*ca));
+        if (!ca || f->nconn >= 256) {
+            free(ca);
+            close(c);
+            continue;
+        }
+        ca->f = f;
+        ca->fd = c;
+        if (pthread_create(&f->conn[f->nconn], NULL, conn_main, ca) == 0)
+            f->nconn++;
+        else {
+            free(ca);
+            close(c);
+        }
+    }
+    return NULL;
+}
+
+/* A listening socket on 127.0.0.1:0; its port in *port. */
+static int listen_any(int *port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static struct fake *fake_start(void)
+{
+    struct fake *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->fd = listen_any(&f->port);
+    assert_int_equal(listen(f->fd, 64), 0);
+    assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
+    return f;
+}
+
+static void fake_stop(struct fake *f)
+{
+    atomic_store(&f->stop, 1);
+    pthread_join(f->th, NULL);
+    for (int i = 0; i < f->nconn; i++)
+        pthread_join(f->conn[i], NULL);
+    close(f->fd);
+    free(f);
+}
+
+/* A port nothing listens on. */
+static int closed_port(void)
+{
+    int port, fd = listen_any(&port);
+    close(fd);
+    return port;
+}
+
+/* ---- the log ---- */
+
+struct logbuf {
+    pthread_mutex_t mu;
+    char text[8192];
+    int lines;
+};
+
+static void log_line(void *ctx, const char *line)
+{
+    struct logbuf *l = ctx;
+    size_t n;
+    pthread_mutex_lock(&l->mu);
+    n = strlen(l->text);
+    snprintf(l->text + n, sizeof(l->text) - n, "%s\n", line);
+    l->lines++;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static struct poster_cache *open_cache(const char *dir, const char *key, int port,
+                                       struct logbuf *lb, int backoff_s, long total_ms)
+{
+    struct poster_cache *pc = NULL;
+    struct poster_opts o;
+    struct error err = {0};
+    char api[64], images[64];
+    snprintf(api, sizeof(api), "http://127.0.0.1:%d", port);
+    snprintf(images, sizeof(images), "http://127.0.0.1:%d/img/", port);
+    poster_opts_default(&o);
+    o.key = key;
+    o.api = api;
+    o.images = images;
+    o.backoff_s = backoff_s;
+    o.total_ms = total_ms;
+    o.log = log_line;
+    o.log_ctx = lb;
+    if (poster_cache_open(&pc, dir, &o, &err))
+        fail_msg("poster_cache_open: %s", err.msg);
+    return pc;
+}
+
+static int file_equal(const char *path, const char *data, size_t n)
+{
+    char buf[256];
+    FILE *f = fopen(path, "rb");
+    size_t got;
+    if (!f)
+        return 0;
+    got = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    return got == n && memcmp(buf, data, n) == 0;
+}
+
+/* ---- the cache ---- */
+
+static void test_folder_without_key(void **state)
+{
+    char dir[4096], sub[4200], p[4300];
+    struct poster_cache *pc;
+    struct poster_image img;
+    struct poster_stats st;
+    struct error err = {0};
+    struct logbuf lb = {PTHREAD_MUTEX_INITIALIZER, "", 0};
+    (void)state;
+    tu_tmpdir(dir);
+    /* no folder, no key: nothing is made */
+    snprintf(sub, sizeof(sub), "%s/posters", dir);
+    pc = open_cache(sub, NULL, closed_port(), &lb, 60, 8000);
+    assert_int_equal(access(sub, F_OK), -1);
+    assert_int_equal(poster_cache_state(pc, 12), POSTER_NONE);
+    assert_int_equal(poster_cache_get(pc, 12, &img, &err), ERR_NOTFOUND);
+    assert_non_null(strstr(err.msg, "no TMDB key"));
+    poster_cache_close(pc);
+
+    mkdir(sub, 0755);
+    tu_write(sub, "12.jpg", jpeg, sizeof(jpeg) - 1);
+    tu_write(sub, "13.png", png, sizeof(png) - 1);
+    tu_write(sub, "14.gif", "GIF89a", 6);
+    tu_write(sub, "0.jpg", jpeg, sizeof(jpeg) - 1);
+    tu_write(sub, "015.jpg", jpeg, sizeof(jpeg) - 1);
+    tu_write(sub, "16.jpg.bak", jpeg, sizeof(jpeg) - 1);
+    tu_write(sub, "17.png", jpeg, sizeof(jpeg) - 1); /* a JPEG named .png: refused when read */
+    tu_write(sub, ".tmp-18-abcdef", jpeg, 3);
+    pc = open_cache(sub, "", closed_port(), &lb, 60, 8000);
+    snprintf(p, sizeof(p), "%s/.tmp-18-abcdef", sub);
+    assert_int_equal(access(p, F_OK), -1); /* leftover removed */
+    poster_cache_stats(pc, &st);
+    assert_int_equal(st.cached, 3);
+    assert_int_equal(st.has_key, 0);
+    assert_int_equal(poster_cache_state(pc, 12), POSTER_CACHED);
+    assert_int_equal(poster_cache_state(pc, 13), POSTER_CACHED);
+    assert_int_equal(poster_cache_state(pc, 14), POSTER_NONE);
+    assert_int_equal(poster_cache_state(pc, 15), POSTER_NONE);
+    assert_int_equal(poster_cache_state(pc, 0), POSTER_NONE);
+    assert_int_equal(poster_cache_state(pc, -3), POSTER_NONE);
+    assert_int_equal(poster_cache_get(pc, 12, &img, &err), 0);
+    assert_string_equal(img.type, "image/jpeg");
+    assert_int_equal(img.len, sizeof(jpeg) - 1);
+    assert_memory_equal(img.data, jpeg, img.len);
+    poster_image_free(&img);
+    assert_int_equal(poster_cache_get(pc, 13, &img, &err), 0);
+    assert_string_equal(img.type, "image/png");
+    poster_image_free(&img);
+    assert_int_equal(poster_cache_get(pc, 17, &img, &err), ERR_NOTFOUND);
+    assert_null(img.data);
+    assert_int_equal(poster_cache_state(pc, 17), POSTER_NONE); /* forgotten */
+    /* a file deleted under the server: forgotten, not an error */
+    snprintf(p, sizeof(p), "%s/12.jpg", sub);
+    unlink(p);
+    assert_int_equal(poster_cache_get(pc, 12, &img, &err), ERR_NOTFOUND);
+    assert_int_equal(poster_cache_state(pc, 12), POSTER_NONE);
+    poster_cache_stats(pc, &st);
+    assert_int_equal(st.cached, 1);
+    assert_int_equal(st.fetches, 0);
+    assert_int_equal(lb.lines, 0);
+    poster_cache_close(pc);
+    tu_rmtree(dir);
+}
+
+static void test_bad_options(void **state)
+{
+    struct poster_cache *pc = NULL;
+    struct poster_opts o;
+    struct error err = {0};
+    (void)state;
+    poster_opts_default(&o);
+    o.key = "has space";
+    assert_int_equal(poster_cache_open(&pc, "/nonexistent/x", &o, &err), ERR_USAGE);
+    assert_null(pc);
+    o.key = "line\nbreak";
+    assert_int_equal(poster_cache_open(&pc, "/nonexistent/x", &o, &err), ERR_USAGE);
+    o.key = "abc";
+    o.api = "ftp://x";
+    assert_int_equal(poster_cache_open(&pc, "/nonexistent/x", &o, &err), ERR_USAGE);
+    o.api = NULL;
+    o.images = "file:///etc";
+    assert_int_equal(poster_cache_open(&pc, "/nonexistent/x", &o, &err), ERR_USAGE);
+}
+
+static void test_fetch(void **state)
+{
+    char dir[4096], p[4300];
+    struct fake *f = fake_start();
+    struct logbuf lb = {PTHREAD_MUTEX_INITIALIZER, "", 0};
+    struct poster_cache *pc;
+    struct poster_image img;
+    struct poster_stats st;
+    struct error err = {0};
+    (void)state;
+    tu_tmpdir(dir);
+    snprintf(p, sizeof(p), "%s/posters", dir);
+    pc = open_cache(p, "v3key", f->port, &lb, 60, 8000);
+    assert_int_equal(access(p, F_OK), 0); /* made, with a key */
+
+    assert_int_equal(poster_cache_state(pc, 1), POSTER_MAYBE);
+    assert_int_equal(poster_cache_get(pc, 1, &img, &err), 0);
+    assert_string_equal(img.type, "image/jpeg");
+    assert_memory_equal(img.data, jpeg, sizeof(jpeg) - 1);
+    poster_image_free(&img);
+    assert_int_equal(poster_cache_state(pc, 1), POSTER_CACHED);
+    snprintf(p, sizeof(p), "%s/posters/1.jpg", dir);
+    assert_true(file_equal(p, jpeg, sizeof(jpeg) - 1));
+    assert_int_equal(atomic_load(&f->api_key), 1);
+    assert_int_equal(atomic_load(&f->bearer), 0);
+    assert_int_equal(poster_cache_get(pc, 1, &img, &err), 0); /* from the folder */
+    poster_image_free(&img);
+    assert_int_equal(atomic_load(&f->requests), 2);
+
+    assert_int_equal(poster_cache_get(pc, 2, &img, &err), 0);
+    assert_string_equal(img.type, "image/png");
+    poster_image_free(&img);
+    snprintf(p, sizeof(p), "%s/posters/2.png", dir);
+    assert_true(file_equal(p, png, sizeof(png) - 1));
+
+    /* no poster, an unsafe path, not an image, unknown: remembered */
+    for (int64_t id = 3; id <= 8; id++) {
+        if (id == 4 || id == 5)
+            continue;
+        int before = atomic_load(&f->requests);
+        assert_int_equal(poster_cache_get(pc, id, &img, &err), ERR_NOTFOUND);
+        assert_null(img.data);
+        assert_int_equal(poster_cache_state(pc, id), POSTER_NONE);
+        assert_int_equal(poster_cache_get(pc, id, &img, &err), ERR_NOTFOUND);
+        assert_int_equal(atomic_load(&f->requests), before + (id == 6 || id == 3 || id == 8 ? 1 : 2));
+    }
+    assert_non_null(strstr(lb.text, "not a plain '/name.ext'"));
+    assert_non_null(strstr(lb.text, "not a JPEG or PNG"));
+    assert_int_equal(lb.lines, 2);
+    poster_cache_stats(pc, &st);
+    assert_int_equal(st.cached, 2);
+    assert_int_equal(st.missing, 4);
+    assert_int_equal(st.fetched, 2);
+    assert_int_equal(st.failures, 0);
+    poster_cache_close(pc);
+
+    /* a restart reads the folder */
+    snprintf(p, sizeof(p), "%s/posters", dir);
+    pc = open_cache(p, NULL, f->port, &lb, 60, 8000);
+    assert_int_equal(poster_cache_state(pc, 1), POSTER_CACHED);
+    assert_int_equal(poster_cache_state(pc, 2), POSTER_CACHED);
+    assert_int_equal(poster_cache_state(pc, 3), POSTER_NONE);
+    poster_cache_close(pc);
+
+    /* a v4 token goes as Bearer */
+    pc = open_cache(p, "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", f->port, &lb, 60, 8000);
+    assert_int_equal(poster_cache_get(pc, 9, &img, &err), 0);
+    poster_image_free(&img);
+    assert_int_equal(atomic_load(&f->bearer), 1);
+    assert_int_equal(atomic_load(&f->api_key), 6);
+    poster_cache_close(pc);
+    fake_stop(f);
+    tu_rmtree(dir);
+}
+
+static void test_backoff(void **state)
+{
+    char dir[4096];
+    struct fake *f = fake_start();
+    struct logbuf lb = {PTHREAD_MUTEX_INITIALIZER, "", 0};
+    struct poster_cache *pc;
+    struct poster_image img;
+    struct poster_stats st;
+    struct error err = {0};
+    double t0;
+    (void)state;
+    tu_tmpdir(dir);
+
+    /* unreachable: at once, one line, no fetch during the back-off */
+    pc = open_cache(dir, "k", closed_port(), &lb, 1, 8000);
+    t0 = now_s();
+    assert_int_equal(poster_cache_get(pc, 1, &img, &err), ERR_NOTFOUND);
+    assert_true(now_s() - t0 < 2);
+    assert_non_null(strstr(lb.text, "posters: TMDB unreachable ("));
+    assert_non_null(strstr(lb.text, "); trying again in 1 s"));
+    assert_null(strstr(lb.text, "api_key")); /* the key never reaches the log */
+    assert_int_equal(poster_cache_get(pc, 2, &img, &err), ERR_NOTFOUND);
+    assert_non_null(strstr(err.msg, "trying again"));
+    assert_int_equal(poster_cache_get(pc, 1, &img, &err), ERR_NOTFOUND);
+    assert_int_equal(poster_cache_state(pc, 1), POSTER_MAYBE); /* not known missing */
+    poster_cache_stats(pc, &st);
+    assert_int_equal(st.fetches, 1);
+    assert_int_equal(st.failures, 1);
+    assert_int_equal(lb.lines, 1);
+    usleep(1100 * 1000);
+    assert_int_equal(poster_cache_get(pc, 1, &img, &err), ERR_NOTFOUND);
+    poster_cache_stats(pc, &st);
+    assert_int_equal(st.fetches, 2);
+    assert_int_equal(lb.lines, 2);
+    poster_cache_close(pc);
+
+    /* HTTP failures back off too; a 401 hints at the key */
+    lb.text[0] = '\0';
+    lb.lines = 0;
+    pc = open_cache(dir, "k", f->port, &lb, 60, 8000);
+    assert_int_equal(poster_cache_get(pc, 5, &img, &err), ERR_NOTFOUND);
+    assert_non_null(strstr(lb.text, "TMDB answered HTTP 401 (is the key right?); trying again in 60 s"));
+    assert_int_equal(poster_cache_get(pc, 1, &img, &err), ERR_NOTFOUND);
+    assert_int_equal(poster_cache_state(pc, 5), POSTER_MAYBE);
+    poster_cache_close(pc);
+    pc = open_cache(dir, "k", f->port, &lb, 60, 8000);
+    assert_int_equal(poster_cache_get(pc, 4, &img, &err), ERR_NOTFOUND);
+    assert_non_null(strstr(lb.text, "TMDB answered HTTP 500; trying again"));
+    poster_cache_close(pc);
+
+    /* a server that does not answer: the total time limit */
+    lb.text[0] = '\0';
+    atomic_store(&f->hold, 1);
+    pc = open_cache(dir, "k", f->port, &lb, 60, 400);
+    t0 = now_s();
+    assert_int_equal(poster_cache_get(pc, 1, &img, &err), ERR_NOTFOUND);
+    assert_true(now_s() - t0 < 1.5);
+    assert_non_null(strstr(lb.text, "TMDB unreachable"));
+    atomic_store(&f->hold, 0);
+    poster_cache_close(pc);
+    fake_stop(f);
+    tu_rmtree(dir);
+}
+
+struct getter {
+    struct poster_cache *pc;
+    int64_t id;
+    int rc;
+};
+
+static void *get_main(void *p)
+{
+    struct getter *g = p;
+    struct poster_image img;
+    g->rc = poster_cache_get(g->pc, g->id, &img, NULL);
+    poster_image_free(&img);
+    return NULL;
+}
+
+static void test_at_most_four(void **state)
+{
+    char dir[4096];
+    struct fake *f = fake_start();
+    struct logbuf lb = {PTHREAD_MUTEX_INITIALIZER, "", 0};
+    struct poster_cache *pc;
+    struct poster_image img;
+    struct poster_stats st;
+    struct error err = {0};
+    struct getter g[4];
+    pthread_t th[4];
+    double t0;
+    (void)state;
+    tu_tmpdir(dir);
+    pc = open_cache(dir, "k", f->port, &lb, 60, 8000);
+    atomic_store(&f->hold, 1);
+    for (int i = 0; i < 4; i++) {
+        g[i] = (struct getter){pc, 10 + i, -1};
+        assert_int_equal(pthread_create(&th[i], NULL, get_main, &g[i]), 0);
+    }
+    t0 = now_s();
+    do {
+        poster_cache_stats(pc, &st);
+        usleep(2000);
+    } while (st.fetching < 4 && now_s() - t0 < 5);
+    assert_int_equal(st.fetching, 4);
+    /* a fifth answers at once, without waiting for a slot */
+    t0 = now_s();
+    assert_int_equal(poster_cache_get(pc, 20, &img, &err), ERR_NOTFOUND);
+    assert_non_null(strstr(err.msg, "too many"));
+    assert_int_equal(poster_cache_get(pc, 10, &img, &err), ERR_NOTFOUND);
+    assert_non_null(strstr(err.msg, "being fetched"));
+    assert_true(now_s() - t0 < 0.5);
+    assert_int_equal(poster_cache_state(pc, 20), POSTER_MAYBE);
+    atomic_store(&f->hold, 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(g[i].rc, 0);
+        assert_int_equal(poster_cache_state(pc, 10 + i), POSTER_CACHED);
+    }
+    poster_cache_stats(pc, &st);
+    assert_int_equal(st.fetches, 4);
+    assert_int_equal(st.fetching, 0);
+    poster_cache_close(pc);
+    fake_stop(f);
+    tu_rmtree(dir);
+}
+
+/* many threads reading while others fetch and record */
+struct hammer_arg {
+    struct poster_cache *pc;
+    int seed;
+};
+
+static void *hammer(void *p)
+{
+    struct hammer_arg *h = p;
+    struct poster_image img;
+    unsigned x = (unsigned)h->seed * 2654435761u + 1;
+    for (int i = 0; i < 300; i++) {
+        x = x * 1103515245u + 12345u;
+        int64_t id = 1 + (int64_t)(x >> 16) % 40;
+        enum poster_state s = poster_cache_state(h->pc, id);
+        if (s > POSTER_MAYBE)
+            return (void *)1;
+        if (i % 10 == 0 && poster_cache_get(h->pc, id, &img, NULL) == 0) {
+            if (!img.type || !img.len)
+                return (void *)1;
+            poster_image_free(&img);
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    char dir[4096];
+    struct fake *f = fake_start();
+    struct logbuf lb = {PTHREAD_MUTEX_INITIALIZER, "", 0};
+    struct poster_cache *pc;
+    struct hammer_arg ha[6];
+    pthread_t th[6];
+    void *r;
+    (void)state;
+    tu_tmpdir(dir);
+    pc = open_cache(dir, "k", f->port, &lb, 60, 8000);
+    for (int i = 0; i < 6; i++) {
+        ha[i] = (struct hammer_arg){pc, i};
+        assert_int_equal(pthread_create(&th[i], NULL, hammer, &ha[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(pthread_join(th[i], &r), 0);
+        assert_null(r);
+    }
+    poster_cache_close(pc);
+    fake_stop(f);
+    tu_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_path_safe),
+        cmocka_unit_test(test_image_type),
+        cmocka_unit_test(test_request),
+        cmocka_unit_test(test_folder_without_key),
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_fetch),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_at_most_four),
+        cmocka_unit_test(test_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
