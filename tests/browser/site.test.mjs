@@ -320,25 +320,27 @@ test('error states: not found, unknown page, server unreachable, session ended',
     await page.context().close();
 });
 
-test('posters: generated without a picture, the picture once it loads, never a broken image', async () => {
+test('posters: real ones from (a fake) TMDB through the server, generated ones otherwise, never a broken image', async () => {
+    const withPoster = (process.env.POSTER_MOVIES || '').trim().split(/\s+/).filter(Boolean);
+    assert.ok(withPoster.length > 0, 'run.sh names the movies the fake TMDB has posters for');
     const page = await newPage();
-    // movie 1 claims a poster that fails, movie 2 one that loads
-    await page.route(/\/v1\/movies\/[12]$/, async (route) => {
-        const r = await route.fetch();
-        const j = await r.json();
-        j.movie.poster_url = j.movie.id === 1 ? '/missing-poster.jpg' : '/favicon.svg';
-        await route.fulfill({ response: r, json: j });
-    });
-    await page.goto('/movie.html?id=1');
-    await settled(page);
-    const p1 = page.locator('.poster-wrap .poster');
-    assert.equal(await p1.locator('svg text').first().textContent() !== '', true, 'generated poster drawn');
-    assert.equal(await p1.locator('img').count(), 0, 'the failed picture is removed');
-    await page.goto('/movie.html?id=2');
+    // the picture (200 × 300 PNG) covers the generated poster once loaded
+    await page.goto(`/movie.html?id=${withPoster[0]}`);
     await settled(page);
     await page.waitForSelector('.poster-wrap .poster img.loaded');
-    // no image anywhere on the site's pages is broken
-    for (const path of ['/', '/movie.html?id=3', '/search.html?q=the']) {
+    assert.equal(await page.$eval('.poster-wrap .poster img', (i) => i.naturalWidth), 200);
+    assert.equal(await page.locator('.poster-wrap .poster svg').count(), 1, 'the generated one stays beneath');
+    await shot(page, '18-movie-with-poster');
+    // TMDB has none for this one: the picture is dropped, the generated poster shows
+    await page.goto('/movie.html?id=10');
+    await settled(page);
+    await page.waitForFunction(() => !document.querySelector('.poster-wrap .poster img'));
+    assert.ok((await page.locator('.poster-wrap .poster svg text').first().textContent()).length > 0, 'generated poster drawn');
+    // the server remembers it has none: it is no longer offered
+    const again = await (await page.request.get('/v1/movies/10')).json();
+    assert.equal(again.movie.poster_url, null);
+    // no image anywhere is broken
+    for (const path of ['/', `/movie.html?id=${withPoster[1] || 3}`, '/search.html?q=the']) {
         await page.goto(path);
         await settled(page);
         const broken = await page.$$eval('img', (l) => l.filter((i) => i.complete && i.naturalWidth === 0).length);
