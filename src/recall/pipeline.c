@@ -222,7 +222,7 @@ int rec_ws_alloc(struct rec_ws *ws, const struct recommender *r, const struct re
     ws->capliked = o->recent < 1 ? 1 : o->recent > REC_MAX_RECENT ? REC_MAX_RECENT : o->recent;
     ws->nrows = r->n;
     ws->capfold = FOLD_MAX;
-    if (ranker_ws_alloc(&ws->rw, &r->rk, 256, err))
+    if (ranker_ws_alloc(&ws->rw, &r->rk, err))
         return err->code;
     ws->mark = malloc((size_t)r->n + 1);
     ws->cand = malloc((size_t)cap * sizeof(*ws->cand));

@@ -559,6 +559,7 @@ static void scan_ref(const struct qindex *qx, const struct scratch *s, const uin
     }
 }
 
+#ifdef __AVX2__
 /* The best cap of buf (n,) (n > cap) to its front, in no order, by
  * quickselect on cand_better: afterwards buf[cap - 1] is the cap-th best
  * and every one before it is better. */
@@ -592,7 +593,6 @@ static void select_best(struct cand *buf, int n, int cap)
     }
 }
 
-#ifdef __AVX2__
 /* The AVX2 scan's selection: rows that beat `worst` are appended to buf
  * (cap .. bufcap), and when it is full, select_best keeps the best cap and
  * worst becomes the cap-th best's score. Rows come in increasing order,

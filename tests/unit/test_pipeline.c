@@ -199,7 +199,7 @@ static void test_ranker_matches_model(void **state)
         uf[i] = us.u.feat;
         mf[i] = w->r.mf[rows[i]];
     }
-    assert_int_equal(ranker_ws_alloc(&rw, &w->r.rk, 7, &err), 0); /* chunks of 7 */
+    assert_int_equal(ranker_ws_alloc(&rw, &w->r.rk, &err), 0);
     ranker_user(&w->r.rk, &rw, &us.u.feat);
     ranker_score(&w->r.rk, &rw, rows, NMOV, p1);
     ranker_ws_free(&rw);
