@@ -782,7 +782,7 @@ static int topk(const struct qindex *qx, const float *query, const uint8_t *excl
      * approximate order as it is: rescore < 0) */
     for (int i = 0; i < got && exact; i++)
         s.heap[i].score = dot_f32(qx->vec + (size_t)s.heap[i].movie * qx->dim, query, qx->dim);
-    recall_heap_sort(s.heap, got);
+    recall_partial_sort(s.heap, got, k); /* rows are distinct */
     if (got > k)
         got = k;
     memcpy(out, s.heap, (size_t)got * sizeof(*out));

@@ -96,6 +96,40 @@ static void test_topk(void **state)
     assert_int_equal(above, 20);
 }
 
+/* recall_partial_sort against recall_heap_sort: the same first k, in
+ * order, and the same set after them, for sizes around its cut-over to
+ * insertion sort, k from 0 to past n, many ties of score (distinct
+ * movies), input sorted, reversed and shuffled. */
+static void test_partial_sort(void **state)
+{
+    (void)state;
+    const int ns[] = {0, 1, 2, 15, 16, 17, 40, 500, 1300}, ks[] = {0, 1, 7, 16, 200, 2000};
+    static struct cand a[1300], b[1300];
+    uint64_t st = 11;
+    for (size_t ni = 0; ni < sizeof(ns) / sizeof(*ns); ni++)
+        for (size_t ki = 0; ki < sizeof(ks) / sizeof(*ks); ki++)
+            for (int order = 0; order < 3; order++) {
+                int n = ns[ni], k = ks[ki], kk = k < n ? k : n;
+                for (int i = 0; i < n; i++) {
+                    int m = order == 0 ? i : order == 1 ? n - 1 - i : (int)((i * 7919L) % n);
+                    a[i] = (struct cand){m, (float)(nn_rng_next(&st) % 30), i};
+                }
+                if (order == 0) /* already in order */
+                    recall_heap_sort(a, n);
+                memcpy(b, a, (size_t)n * sizeof(*a));
+                recall_partial_sort(a, n, k);
+                recall_heap_sort(b, n);
+                for (int i = 0; i < kk; i++) {
+                    assert_int_equal(a[i].movie, b[i].movie);
+                    assert_true(a[i].score == b[i].score);
+                    assert_int_equal(a[i].because, b[i].because);
+                }
+                recall_heap_sort(a + kk, n - kk); /* the rest: the same set */
+                for (int i = kk; i < n; i++)
+                    assert_int_equal(a[i].movie, b[i].movie);
+            }
+}
+
 /* ---- popularity ---- */
 
 static void test_popularity(void **state)
@@ -496,10 +530,10 @@ static void test_bench_ml100k(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_topk),       cmocka_unit_test(test_popularity),
-        cmocka_unit_test(test_itemcf),     cmocka_unit_test(test_cholesky),
-        cmocka_unit_test(test_als),        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_bench_ml100k),
+        cmocka_unit_test(test_topk),       cmocka_unit_test(test_partial_sort),
+        cmocka_unit_test(test_popularity), cmocka_unit_test(test_itemcf),
+        cmocka_unit_test(test_cholesky),   cmocka_unit_test(test_als),
+        cmocka_unit_test(test_empty),      cmocka_unit_test(test_bench_ml100k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
