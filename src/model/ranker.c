@@ -8,7 +8,7 @@
 #include <string.h>
 
 #define RANKER_BATCH 1024
-#define RANKER_AHEAD 4 /* candidates prefetched ahead */
+#define RANKER_TILE 6 /* rows of nn_head_forward's scratch */
 
 int ranker_init(struct ranker *r, const struct model *m, const struct movie_feat *mf, int n,
                 struct error *err)
@@ -29,7 +29,8 @@ int ranker_init(struct ranker *r, const struct model *m, const struct movie_feat
     r->h2 = c->hidden2;
     r->mvec = malloc(((size_t)n * T + 1) * sizeof(float));
     r->mhalf = malloc(((size_t)n * H1 + 1) * sizeof(float));
-    if (!r->mvec || !r->mhalf) {
+    r->w2p = malloc((nn_head_packed_floats(H1, c->hidden2) + 1) * sizeof(float));
+    if (!r->mvec || !r->mhalf || !r->w2p) {
         ranker_free(r);
         return error_set(err, ERR_NOMEM, "out of memory for the ranker's tables (%d movies)", n);
     }
@@ -61,6 +62,7 @@ int ranker_init(struct ranker *r, const struct model *m, const struct movie_feat
         for (int j = 0; j < H1; j++)
             row[j] += b1[j];
     }
+    nn_head_pack(r->w2p, model_p(m, P_H2_W), H1, c->hidden2);
     return 0;
 }
 
@@ -68,25 +70,22 @@ void ranker_free(struct ranker *r)
 {
     free(r->mvec);
     free(r->mhalf);
+    free(r->w2p);
     memset(r, 0, sizeof(*r));
 }
 
-int ranker_ws_alloc(struct ranker_ws *ws, const struct ranker *r, int cap, struct error *err)
+int ranker_ws_alloc(struct ranker_ws *ws, const struct ranker *r, struct error *err)
 {
     int rc;
     memset(ws, 0, sizeof(*ws));
-    if (cap < 1)
-        cap = 1;
-    ws->cap = cap;
     if ((rc = model_acts_alloc(&ws->acts, r->m, 1, err)))
         return rc;
     if (batch_alloc(&ws->b, 1))
         goto nomem;
     ws->uvec = malloc((size_t)r->tower * sizeof(float));
     ws->uhalf = malloc((size_t)r->h1 * sizeof(float));
-    ws->x1 = malloc((size_t)cap * r->h1 * sizeof(float));
-    ws->x2 = malloc((size_t)cap * r->h2 * sizeof(float));
-    if (!ws->uvec || !ws->uhalf || !ws->x1 || !ws->x2)
+    ws->x1 = malloc((size_t)RANKER_TILE * r->h1 * sizeof(float));
+    if (!ws->uvec || !ws->uhalf || !ws->x1)
         goto nomem;
     return 0;
 nomem:
@@ -102,7 +101,6 @@ void ranker_ws_free(struct ranker_ws *ws)
     free(ws->uvec);
     free(ws->uhalf);
     free(ws->x1);
-    free(ws->x2);
     memset(ws, 0, sizeof(*ws));
 }
 
@@ -131,36 +129,8 @@ void ranker_score(const struct ranker *r, struct ranker_ws *ws, const int *rows,
 void ranker_logits(const struct ranker *r, struct ranker_ws *ws, const int *rows, int n,
                    float *logit)
 {
-    const int H1 = r->h1, H2 = r->h2;
-    const float *w2 = model_p(r->m, P_H2_W), *b2 = model_p(r->m, P_H2_B);
-    const float *wo = model_p(r->m, P_OUT_W), bo = model_p(r->m, P_OUT_B)[0];
-
-    for (int c0 = 0; c0 < n; c0 += ws->cap) {
-        int C = n - c0 < ws->cap ? n - c0 : ws->cap;
-        /* x1 (C, H1) = relu(uhalf + mhalf[rows]); the rows are scattered
-         * over the table (63 MB at 62k movies): fetch a few ahead */
-        for (int i = 0; i < C; i++) {
-            const float *mh = r->mhalf + (size_t)rows[c0 + i] * H1;
-            if (i + RANKER_AHEAD < C) {
-                const char *nx = (const char *)(r->mhalf + (size_t)rows[c0 + i + RANKER_AHEAD] * H1);
-                for (size_t b = 0; b < (size_t)H1 * sizeof(float); b += 64)
-                    __builtin_prefetch(nx + b);
-            }
-            float *x = ws->x1 + (size_t)i * H1;
-            for (int j = 0; j < H1; j++) {
-                float v = ws->uhalf[j] + mh[j];
-                x[j] = v > 0.0f ? v : 0.0f;
-            }
-        }
-        /* x2 (C, H2) = relu(x1 (C, H1) . W2^T (H1, H2) + b2) */
-        nn_sgemm(0, 1, C, H2, H1, 1.0f, ws->x1, H1, w2, H1, 0.0f, ws->x2, H2);
-        for (int i = 0; i < C; i++) {
-            float *x = ws->x2 + (size_t)i * H2, s = bo;
-            for (int j = 0; j < H2; j++) {
-                float v = x[j] + b2[j];
-                s += (v > 0.0f ? v : 0.0f) * wo[j];
-            }
-            logit[c0 + i] = s;
-        }
-    }
+    /* per candidate: relu(W2 relu(uhalf + mhalf[row]) + b2) . wo + bo,
+     * one pass with W2 packed (nn_head_forward) */
+    nn_head_forward(logit, ws->x1, ws->uhalf, r->mhalf, rows, r->w2p, model_p(r->m, P_H2_B),
+                    model_p(r->m, P_OUT_W), model_p(r->m, P_OUT_B)[0], n, r->h1, r->h2);
 }

@@ -10,7 +10,8 @@
  * precomputed (n x tower and n x hidden1 floats). Per request: u = the
  * user tower (one sample), uhalf = W1u u; per candidate c:
  *   h1 = relu(uhalf + mhalf[c]);  h2 = relu(W2 h1 + b2);  p = sigmoid(w h2 + b)
- * The same numbers as model_forward() up to float rounding (tested).
+ * the last three in one pass (nn_head_forward, W2 packed at load). The
+ * same numbers as model_forward() up to float rounding (tested).
  *
  * struct ranker borrows the model (it must outlive the ranker) and owns
  * its tables; it is read-only after ranker_init() and may be shared by
@@ -27,6 +28,7 @@ struct ranker {
     int n, tower, h1, h2;
     float *mvec;  /* (n, tower) movie tower vectors */
     float *mhalf; /* (n, h1) W1m mvec + b1 */
+    float *w2p;   /* W2 packed for nn_head_forward (nn_head_pack) */
 };
 
 /* Runs the movie tower over mf (n,) (eval mode) and fills the tables. */
@@ -34,18 +36,16 @@ int ranker_init(struct ranker *r, const struct model *m, const struct movie_feat
                 struct error *err);
 void ranker_free(struct ranker *r);
 
-/* One thread's scratch for up to cap candidates per call chunk. */
+/* One thread's scratch, for any number of candidates. */
 struct ranker_ws {
-    int cap;
     struct model_acts *acts; /* batch of one, for the user tower */
     struct batch b;
     float *uvec;  /* (tower,) the user's tower vector */
     float *uhalf; /* (h1,) */
-    float *x1;    /* (cap, h1) */
-    float *x2;    /* (cap, h2) */
+    float *x1;    /* (6, h1) nn_head_forward's scratch */
 };
 
-int ranker_ws_alloc(struct ranker_ws *ws, const struct ranker *r, int cap, struct error *err);
+int ranker_ws_alloc(struct ranker_ws *ws, const struct ranker *r, struct error *err);
 void ranker_ws_free(struct ranker_ws *ws);
 
 /* Computes the user's tower and first-layer half into ws. */

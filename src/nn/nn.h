@@ -90,6 +90,30 @@ void matmul_backward_naive(float *din /* (B, IN) or NULL */, float *dw /* (OUT, 
                            int IN, int OUT);
 
 /* ------------------------------------------------------------------ */
+/* The serving ranker's head (model/ranker.h), forward only:           */
+/*   h1[b] = relu(u + m[rows[b]]);  h2[b] = relu(W2 h1[b] + b2);        */
+/*   logit[b] = wo . h2[b] + bo                                         */
+/* with W2 (H2, H1) packed once into panels of 16 outputs.              */
+
+/* Floats of the packed W2: (ceil(H2 / 16), H1, 16). */
+size_t nn_head_packed_floats(int H1, int H2);
+/* w2p[(p, k, j)] = W2[16 p + j, k], 0 past H2. */
+void nn_head_pack(float *w2p /* nn_head_packed_floats() */, const float *w2 /* (H2, H1) */,
+                  int H1, int H2);
+/* AVX2/FMA where built (plain C otherwise); agrees with the naive loops
+ * to float rounding (a different order of the sums). work: scratch. */
+void nn_head_forward(float *logit /* (B,) */, float *work /* (6, H1) */,
+                     const float *u /* (H1,) */, const float *m /* (V, H1) */,
+                     const int *rows /* (B,) in [0, V) */, const float *w2p /* packed */,
+                     const float *b2 /* (H2,) */, const float *wo /* (H2,) */, float bo, int B,
+                     int H1, int H2);
+/* The reference: unpacked W2, double sums. */
+void nn_head_forward_naive(float *logit /* (B,) */, const float *u /* (H1,) */,
+                           const float *m /* (V, H1) */, const int *rows /* (B,) */,
+                           const float *w2 /* (H2, H1) */, const float *b2 /* (H2,) */,
+                           const float *wo /* (H2,) */, float bo, int B, int H1, int H2);
+
+/* ------------------------------------------------------------------ */
 /* Activations: out may equal in, din may equal dout. The backward      */
 /* passes read the forward's OUTPUT, so in-place forwards are fine.     */
 

@@ -221,13 +221,48 @@ struct hit {
     int movie, order;
     float sim;
 };
+_Static_assert(sizeof(struct cand) <= sizeof(struct hit), "cands are written over hits");
 
-static int hit_cmp(const void *pa, const void *pb)
+/* 1 when a sorts before b: by movie, then by the liked movie's order */
+static int hit_before(const struct hit *a, const struct hit *b)
 {
-    const struct hit *a = pa, *b = pb;
-    if (a->movie != b->movie)
-        return a->movie < b->movie ? -1 : 1;
-    return a->order < b->order ? -1 : a->order > b->order;
+    return a->movie < b->movie || (a->movie == b->movie && a->order < b->order);
+}
+
+/* h (n,) into hit_before order: quicksort with the comparison inline (a
+ * qsort call per comparison cost more than the rest of the channel);
+ * (movie, order) pairs are distinct, so the order is the one qsort gave */
+static void hit_sort(struct hit *h, int n)
+{
+    while (n > 16) {
+        int mid = n / 2, st = 0;
+        struct hit t;
+        if (hit_before(&h[mid], &h[0]))
+            t = h[mid], h[mid] = h[0], h[0] = t;
+        if (hit_before(&h[n - 1], &h[0]))
+            t = h[n - 1], h[n - 1] = h[0], h[0] = t;
+        if (hit_before(&h[mid], &h[n - 1]))
+            t = h[mid], h[mid] = h[n - 1], h[n - 1] = t;
+        for (int i = 0; i < n - 1; i++) /* the pivot (the median of three) at n - 1 */
+            if (hit_before(&h[i], &h[n - 1]))
+                t = h[i], h[i] = h[st], h[st] = t, st++;
+        t = h[n - 1], h[n - 1] = h[st], h[st] = t;
+        if (st < n - st - 1) { /* recurse into the smaller part */
+            hit_sort(h, st);
+            h += st + 1;
+            n -= st + 1;
+        } else {
+            hit_sort(h + st + 1, n - st - 1);
+            n = st;
+        }
+    }
+    for (int i = 1; i < n; i++) {
+        struct hit c = h[i];
+        int j = i;
+        for (; j > 0 && hit_before(&c, &h[j - 1]); j--)
+            h[j] = h[j - 1];
+        h[j] = c;
+    }
 }
 
 int itemcf_recommend(const struct itemcf *cf, const int *liked, const float *weight, int n_liked,
@@ -258,21 +293,27 @@ int itemcf_recommend(const struct itemcf *cf, const int *liked, const float *wei
                 h[nh++] = (struct hit){m, l, weight ? weight[l] * sims[t] : sims[t]};
         }
     }
-    qsort(h, (size_t)nh, sizeof(*h), hit_cmp);
+    hit_sort(h, nh);
+    /* one candidate per movie, written over the hits already read (a
+     * struct cand is no larger than a struct hit) */
+    struct cand *c = (struct cand *)(void *)h;
+    int nc = 0;
     for (int i = 0; i < nh;) {
-        int j = i, because = liked[h[i].order];
+        int j = i, because = liked[h[i].order], movie = h[i].movie;
         float acc = 0, best = h[i].sim;
-        for (; j < nh && h[j].movie == h[i].movie; j++) {
+        for (; j < nh && h[j].movie == movie; j++) {
             acc += h[j].sim; /* in liked order, as the dense sum was */
             if (h[j].sim > best) {
                 best = h[j].sim;
                 because = liked[h[j].order];
             }
         }
-        recall_heap_push(out, &got, k, (struct cand){h[i].movie, acc, because});
+        c[nc++] = (struct cand){movie, acc, because};
         i = j;
     }
-    recall_heap_sort(out, got);
+    recall_partial_sort(c, nc, k); /* distinct movies: what a heap of k kept */
+    got = nc < k ? nc : k;
+    memcpy(out, c, (size_t)got * sizeof(*out));
     *nout = got;
     free(h);
     return 0;

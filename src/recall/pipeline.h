@@ -123,6 +123,7 @@ struct recommender {
     struct qindex alsx;     /* over the bundle's item factors (nvocab), for ALS recall */
     struct qindex embx;     /* over emb's vectors, for content recall */
     float *gram;            /* (F, F) Y^T Y of the item factors */
+    float *logpop;          /* (n,) log(1 + the movie's rating count): BLEND_POP */
     int ngenres;            /* vocab genres + 1 */
     int genre_k;
     int *genre_top;         /* (ngenres, genre_k) rows by popularity, -1 padding;
@@ -163,7 +164,8 @@ struct rec_ws {
     float *feat;          /* (max candidates, BLEND_NFEAT) the ranker's inputs */
     float *feat2;         /* the same, for reordering */
     struct rec_item *cand2;
-    float *acc;           /* (n,) zero between requests: item-CF sums */
+    float *acc;           /* (n, 2) zero between requests: item-CF sums, and the
+                           * latest movie's item-CF similarity */
     float zmu[REC_NZ], zsd[REC_NZ]; /* the candidates' feature mean and spread */
     int ranked;           /* the last recommend ranked: user state is set */
     struct qproj qp_content, qp_last;

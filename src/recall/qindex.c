@@ -4,11 +4,12 @@
  * A query runs in three steps:
  *   1. quantise the query like a row: xq (stride,) int8 and |xq|;
  *   2. scan the blocked table (qindex.h) 8 rows at a time: dots (8,)
- *      int32 in one register, approx = dot * scale[r], and a bounded heap
- *      of the best k + rescore rows (a block where no row beats the heap's
- *      worst is dropped with one compare; scan_ref is the plain C
- *      reference, row by row);
- *   3. rescore the heap's rows exactly in float from qx->vec, sort, keep k.
+ *      int32 in one register, approx = dot * scale[r], and the best
+ *      k + rescore rows: rows that beat the worst kept are gathered and
+ *      a quickselect now and then keeps the best (a block where no row
+ *      beats the worst is dropped with one compare; scan_ref is the plain
+ *      C reference, row by row into a bounded heap);
+ *   3. rescore those rows exactly in float from qx->vec, sort, keep k.
  * Integer dot products are exact, so the AVX2 kernel and the plain C one
  * give identical dots and identical results.
  *
@@ -42,6 +43,9 @@
 #define QX_GRP 4      /* bytes of a row per group of a block */
 #define QX_PAIR_MAX_GRP 16 /* groups (stride / 4) up to which the scan takes blocks in pairs */
 #define QX_BLOCK 256  /* rows per scan step of the reference: dots (QX_BLOCK,) stay in L1 */
+#define QX_SPILL 1024 /* rows the AVX2 scan gathers past its best cap before it selects */
+#define QX_SAMPLE 16  /* the AVX2 scan's threshold from every QX_SAMPLE-th block */
+#define QX_SAMPLE_MAX_J 64 /* ... when it is at most the 64th best there (cap <= 480) */
 #define QX_BUILD_BLOCK 1024 /* rows per centred block in a reduced build */
 #define QX_EIG_SWEEPS 60
 
@@ -556,18 +560,67 @@ static void scan_ref(const struct qindex *qx, const struct scratch *s, const uin
 }
 
 #ifdef __AVX2__
-/* scan_push for the QX_BR rows of block b, approx (8 x float) their
- * scores: a row must beat `worst` as the block starts (all pass while the
- * heap is not full). Once the heap is full its worst only rises, so a row
- * that fails here would fail scan_push's own test too, and the rows that
- * pass go through that test in order: the same heap as scan_push. */
-static inline void push_block(struct cand *heap, int *got, int cap, __m256 approx, float worst,
-                              const uint8_t *exclude, int skip, int n, int b)
+/* The best cap of buf (n,) (n > cap) to its front, in no order, by
+ * quickselect on cand_better: afterwards buf[cap - 1] is the cap-th best
+ * and every one before it is better. */
+static void select_best(struct cand *buf, int n, int cap)
 {
-    unsigned pass = *got == cap
-                        ? (unsigned)_mm256_movemask_ps(
-                              _mm256_cmp_ps(approx, _mm256_set1_ps(worst), _CMP_GT_OQ))
-                        : (1u << QX_BR) - 1;
+    int lo = 0, hi = n - 1, want = cap - 1;
+    while (lo < hi) {
+        /* the median of three as pivot, swapped to hi */
+        int mid = lo + (hi - lo) / 2;
+        struct cand t;
+        if (cand_better(&buf[mid], &buf[lo]))
+            t = buf[mid], buf[mid] = buf[lo], buf[lo] = t;
+        if (cand_better(&buf[hi], &buf[lo]))
+            t = buf[hi], buf[hi] = buf[lo], buf[lo] = t;
+        if (cand_better(&buf[mid], &buf[hi]))
+            t = buf[mid], buf[mid] = buf[hi], buf[hi] = t;
+        struct cand pv = buf[hi]; /* the median of the three */
+        int st = lo;
+        for (int i = lo; i < hi; i++)
+            if (cand_better(&buf[i], &pv)) {
+                t = buf[i], buf[i] = buf[st], buf[st] = t;
+                st++;
+            }
+        t = buf[hi], buf[hi] = buf[st], buf[st] = t;
+        if (st == want)
+            return;
+        if (st < want)
+            lo = st + 1;
+        else
+            hi = st - 1;
+    }
+}
+
+/* The AVX2 scan's selection: rows that beat `worst` are appended to buf
+ * (cap .. bufcap), and when it is full, select_best keeps the best cap and
+ * worst becomes the cap-th best's score. Rows come in increasing order,
+ * so a later row with the worst's score loses the tie (lower row first):
+ * every row of the true best cap beats worst when it comes, and the end
+ * (a last selection) leaves the same cap rows as scan_push's heap. A heap push
+ * per row that beat the heap's worst took longer than the dots (~900
+ * pushes of ~40 ns per scan of 62k rows). */
+struct sel {
+    struct cand *buf; /* (bufcap,) */
+    int n, cap, bufcap;
+    float worst; /* -inf until the first selection */
+};
+
+static void sel_full(struct sel *sl)
+{
+    select_best(sl->buf, sl->n, sl->cap);
+    sl->n = sl->cap;
+    sl->worst = sl->buf[sl->cap - 1].score;
+}
+
+/* Appends the rows of block b (QX_BR rows, approx (8 x float) their
+ * scores) that beat sl->worst, less exclude and skip. */
+static inline void push_block(struct sel *sl, __m256 approx, const uint8_t *exclude, int skip,
+                              int n, int b)
+{
+    unsigned pass = (unsigned)_mm256_movemask_ps(
+        _mm256_cmp_ps(approx, _mm256_set1_ps(sl->worst), _CMP_GT_OQ));
     if (n - b * QX_BR < QX_BR) /* the last block: lanes past n are padding */
         pass &= (1u << (n - b * QX_BR)) - 1;
     if (!pass)
@@ -576,21 +629,21 @@ static inline void push_block(struct cand *heap, int *got, int cap, __m256 appro
     _mm256_storeu_ps(a, approx);
     for (; pass; pass &= pass - 1) {
         int i = __builtin_ctz(pass), r = b * QX_BR + i;
-        if (*got == cap && !(a[i] > heap[0].score))
+        if (r == skip || (exclude && exclude[r]) || !(a[i] > sl->worst))
             continue;
-        if (r == skip || (exclude && exclude[r]))
-            continue;
-        struct cand c = {r, a[i], -1};
-        recall_heap_push(heap, got, cap, c);
+        sl->buf[sl->n++] = (struct cand){r, a[i], -1};
+        if (sl->n == sl->bufcap)
+            sel_full(sl);
     }
 }
 
-/* Step 2 in AVX2, two blocks (16 rows) at a time: dots (8 x int32) per
- * block, approx = float(dot) * scale as in scan_push (same bits: one
- * rounding each), compared with the heap's worst in one instruction; a
- * block with no row above it costs no scalar work at all. */
-static void scan_avx2(const struct qindex *qx, const struct scratch *s, const uint8_t *exclude,
-                      int skip, int cap, int *got)
+/* One pass of step 2 over every block into sl: two blocks (16 rows) at
+ * a time, dots (8 x int32) per block, approx = float(dot) * scale as in
+ * scan_push (same bits: one rounding each), compared with the
+ * selection's worst in one instruction; a block with no row above it
+ * costs no scalar work at all. */
+static void scan_pass(const struct qindex *qx, const struct scratch *s, const uint8_t *exclude,
+                      int skip, struct sel *sl)
 {
     int ngrp = qx->stride / QX_GRP, nblk = (qx->n + QX_BR - 1) / QX_BR;
     size_t blkbytes = (size_t)QX_BR * qx->stride;
@@ -598,8 +651,7 @@ static void scan_avx2(const struct qindex *qx, const struct scratch *s, const ui
         for (int b = 0; b < nblk; b++) {
             __m256i d = block_dots1(qx->qb + b * blkbytes, s->xq, s->xabs, ngrp);
             __m256 a = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(qx->scale + b * QX_BR));
-            push_block(s->heap, got, cap, a, *got == cap ? s->heap[0].score : -INFINITY, exclude,
-                       skip, qx->n, b);
+            push_block(sl, a, exclude, skip, qx->n, b);
         }
         return;
     }
@@ -608,15 +660,74 @@ static void scan_avx2(const struct qindex *qx, const struct scratch *s, const ui
         __m256i d0, d1;
         block_dots2(&d0, &d1, qx->qb + b * blkbytes, two ? blkbytes : 0, s->xq, s->xabs, ngrp);
         __m256 a0 = _mm256_mul_ps(_mm256_cvtepi32_ps(d0), _mm256_loadu_ps(qx->scale + b * QX_BR));
-        push_block(s->heap, got, cap, a0, *got == cap ? s->heap[0].score : -INFINITY, exclude,
-                   skip, qx->n, b);
+        push_block(sl, a0, exclude, skip, qx->n, b);
         if (two) {
             __m256 a1 = _mm256_mul_ps(_mm256_cvtepi32_ps(d1),
                                       _mm256_loadu_ps(qx->scale + (b + 1) * QX_BR));
-            push_block(s->heap, got, cap, a1, *got == cap ? s->heap[0].score : -INFINITY,
-                       exclude, skip, qx->n, b + 1);
+            push_block(sl, a1, exclude, skip, qx->n, b + 1);
         }
     }
+}
+
+/* A score that about 2 * cap rows beat, from every QX_SAMPLE-th block:
+ * the j-th best of the sample with j = 2 cap / QX_SAMPLE + 4, so that
+ * fewer than cap rows beat it only when the sample is off by several
+ * times its spread or the rows above it are excluded. The best j are
+ * kept sorted in top (j,), a block at a time against the j-th in one
+ * compare. -inf when the sample is too small to say or j too large. */
+static float sample_worst(const struct qindex *qx, const struct scratch *s, int cap)
+{
+    int ngrp = qx->stride / QX_GRP, nblk = (qx->n + QX_BR - 1) / QX_BR, nt = 0;
+    int j = 2 * cap / QX_SAMPLE + 4;
+    size_t blkbytes = (size_t)QX_BR * qx->stride;
+    float top[QX_SAMPLE_MAX_J], a[QX_BR];
+    if (j > QX_SAMPLE_MAX_J || (nblk / QX_SAMPLE) * QX_BR < 4 * j)
+        return -INFINITY;
+    for (int b = 0; b + 1 < nblk; b += QX_SAMPLE) { /* whole blocks: not the last */
+        __m256i d = block_dots1(qx->qb + b * blkbytes, s->xq, s->xabs, ngrp);
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(qx->scale + b * QX_BR));
+        if (nt == j && !_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(top[j - 1]),
+                                                        _CMP_GT_OQ)))
+            continue;
+        _mm256_storeu_ps(a, v);
+        for (int i = 0; i < QX_BR; i++) {
+            int pos;
+            if (nt < j)
+                pos = nt++;
+            else if (a[i] > top[j - 1])
+                pos = j - 1; /* the j-th goes */
+            else
+                continue;
+            for (; pos > 0 && top[pos - 1] < a[i]; pos--)
+                top[pos] = top[pos - 1];
+            top[pos] = a[i];
+        }
+    }
+    return nt == j ? top[j - 1] : -INFINITY;
+}
+
+/* Step 2 in AVX2: the rows past a threshold from a sample of the table
+ * (sample_worst), so that a few hundred rows reach the selection where a
+ * threshold starting at -inf let ~3,000 through at 62k rows; when fewer
+ * than cap of them pass (the sample was off, or the rows above were
+ * excluded), again from -inf: the same rows either way. The best cap
+ * rows end in s->heap[0 .. *got), in no order. */
+static void scan_avx2(const struct qindex *qx, const struct scratch *s, const uint8_t *exclude,
+                      int skip, int cap, int *got)
+{
+    struct sel sl = {s->heap, 0, cap, cap + QX_SPILL, -INFINITY};
+    if (sl.bufcap > qx->n) /* every row fits: one selection at the end */
+        sl.bufcap = qx->n + 1;
+    sl.worst = sample_worst(qx, s, cap);
+    scan_pass(qx, s, exclude, skip, &sl);
+    if (sl.n < cap && sl.worst > -INFINITY) {
+        sl.n = 0;
+        sl.worst = -INFINITY;
+        scan_pass(qx, s, exclude, skip, &sl);
+    }
+    if (sl.n > cap)
+        sel_full(&sl);
+    *got = sl.n;
 }
 #endif
 
@@ -671,7 +782,7 @@ static int topk(const struct qindex *qx, const float *query, const uint8_t *excl
      * approximate order as it is: rescore < 0) */
     for (int i = 0; i < got && exact; i++)
         s.heap[i].score = dot_f32(qx->vec + (size_t)s.heap[i].movie * qx->dim, query, qx->dim);
-    recall_heap_sort(s.heap, got);
+    recall_partial_sort(s.heap, got, k); /* rows are distinct */
     if (got > k)
         got = k;
     memcpy(out, s.heap, (size_t)got * sizeof(*out));

@@ -65,6 +65,45 @@ void recall_heap_sort(struct cand *heap, int n)
         qsort(heap, (size_t)n, sizeof(*heap), cmp_cand);
 }
 
+static void cand_swap(struct cand *a, struct cand *b)
+{
+    struct cand t = *a;
+    *a = *b;
+    *b = t;
+}
+
+void recall_partial_sort(struct cand *a, int n, int k)
+{
+    if (k > n)
+        k = n;
+    while (n > 16 && k > 0) {
+        /* the median of a[0], a[mid], a[n - 1] as pivot, at a[n - 1] */
+        int mid = n / 2, st = 0;
+        if (cand_better(&a[mid], &a[0]))
+            cand_swap(&a[mid], &a[0]);
+        if (cand_better(&a[n - 1], &a[0]))
+            cand_swap(&a[n - 1], &a[0]);
+        if (cand_better(&a[mid], &a[n - 1]))
+            cand_swap(&a[mid], &a[n - 1]);
+        for (int i = 0; i < n - 1; i++)
+            if (cand_better(&a[i], &a[n - 1]))
+                cand_swap(&a[i], &a[st++]);
+        cand_swap(&a[n - 1], &a[st]); /* a[0, st) before the pivot at st, the rest after */
+        if (st + 1 < k)
+            recall_partial_sort(a + st + 1, n - st - 1, k - st - 1);
+        n = st; /* then the part before the pivot */
+        if (k > n)
+            k = n;
+    }
+    for (int i = 1; i < n; i++) { /* insertion sort of a short part */
+        struct cand c = a[i];
+        int j = i;
+        for (; j > 0 && cand_better(&c, &a[j - 1]); j--)
+            a[j] = a[j - 1];
+        a[j] = c;
+    }
+}
+
 int recall_topk(struct cand *out, int k, const float *scores, int n, const uint8_t *exclude)
 {
     int got = 0;

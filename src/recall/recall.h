@@ -46,5 +46,11 @@ int recall_topk(struct cand *out, int k, const float *scores, int n, const uint8
 void recall_heap_push(struct cand *heap, int *n, int k, struct cand c);
 /* Sorts heap (n,) in place into order, best first. */
 void recall_heap_sort(struct cand *heap, int n);
+/* The best min(k, n) of a (n,) to a[0 ..) in order, best first, the rest
+ * after them in no order: a quicksort that leaves the parts past k
+ * unsorted, comparisons inline (recall_heap_sort is qsort, a call per
+ * comparison). Movies must be distinct (equal candidates would come in
+ * no set order; recall_heap_sort keeps them as they were). */
+void recall_partial_sort(struct cand *a, int n, int k);
 
 #endif

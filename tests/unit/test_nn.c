@@ -1,6 +1,7 @@
 /*
  * test_nn.c - the neural-network kernels: every BLAS path against its
- * naive path, every backward against central finite differences, BCE
+ * naive path (and the ranker's packed head against its naive loops),
+ * every backward against central finite differences, BCE
  * against hand-computed values, embeddings and bag-means with padding,
  * conv1d + max-pool against a direct loop, dropout, concatenation, Adam
  * against hand-computed torch steps, the parameter block, and a small
@@ -237,6 +238,54 @@ static void test_matmul_forward_vs_naive(void **state)
                 }
             free_all(NULL);
         }
+}
+
+/* The ranker's head: the packed AVX2 kernel against the naive loops and
+ * both against the layers built from matmul_forward_naive and relu, on
+ * shapes with every remainder (B past and short of the tile of 6, H2 past
+ * and short of the panel of 16, odd H1), rows repeated and in any order. */
+static void test_head_vs_naive(void **state)
+{
+    static const int sizes[][4] = {/* B, H1, H2, V */
+                                   {1, 1, 1, 1},      {5, 3, 8, 7},     {6, 16, 16, 10},
+                                   {7, 37, 17, 20},   {11, 5, 33, 4},   {13, 256, 128, 50},
+                                   {200, 256, 128, 300}, {2, 64, 15, 3}};
+    uint64_t s = 77;
+    (void)state;
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(*sizes); si++) {
+        int B = sizes[si][0], H1 = sizes[si][1], H2 = sizes[si][2], V = sizes[si][3];
+        float *u = fbuf((size_t)H1), *m = fbuf((size_t)V * H1), *w2 = fbuf((size_t)H2 * H1);
+        float *b2 = fbuf((size_t)H2), *wo = fbuf((size_t)H2), bo = 0.25f;
+        float *w2p = fbuf(nn_head_packed_floats(H1, H2)), *work = fbuf((size_t)6 * H1);
+        float *got = fbuf((size_t)B), *want = fbuf((size_t)B), *layers = fbuf((size_t)B);
+        float *h1 = fbuf((size_t)B * H1), *h2 = fbuf((size_t)B * H2);
+        int *rows = talloc((size_t)B * sizeof(int));
+        char what[80];
+        fill(u, (size_t)H1, -1, 1, &s);
+        fill(m, (size_t)V * H1, -1, 1, &s);
+        fill(w2, (size_t)H2 * H1, -0.5f, 0.5f, &s);
+        fill(b2, (size_t)H2, -0.5f, 0.5f, &s);
+        fill(wo, (size_t)H2, -1, 1, &s);
+        for (int b = 0; b < B; b++)
+            rows[b] = (int)(nn_rng_next(&s) % (uint64_t)V);
+        for (int b = 0; b < B; b++)
+            got[b] = NAN; /* overwritten, never read */
+        nn_head_pack(w2p, w2, H1, H2);
+        nn_head_forward(got, work, u, m, rows, w2p, b2, wo, bo, B, H1, H2);
+        nn_head_forward_naive(want, u, m, rows, w2, b2, wo, bo, B, H1, H2);
+        snprintf(what, sizeof(what), "nn_head_forward B=%d H1=%d H2=%d", B, H1, H2);
+        check_close(what, got, want, (size_t)B, 1e-5, 1e-5 * H1);
+        /* the reference against the layers one by one */
+        for (int b = 0; b < B; b++)
+            for (int k = 0; k < H1; k++)
+                h1[(size_t)b * H1 + k] = u[k] + m[(size_t)rows[b] * H1 + k];
+        relu_forward(h1, h1, (size_t)B * H1);
+        matmul_forward_naive(h2, h1, w2, b2, B, H1, H2);
+        relu_forward(h2, h2, (size_t)B * H2);
+        matmul_forward_naive(layers, h2, wo, &bo, B, H2, 1);
+        check_close("nn_head_forward_naive", want, layers, (size_t)B, 1e-5, 1e-5 * H1);
+        free_all(NULL);
+    }
 }
 
 static void test_matmul_backward_vs_naive(void **state)
@@ -1453,6 +1502,7 @@ int main(void)
         cmocka_unit_test_teardown(test_sgemm_vs_naive, free_all),
         cmocka_unit_test_teardown(test_sgemm_switch, free_all),
         cmocka_unit_test_teardown(test_matmul_forward_vs_naive, free_all),
+        cmocka_unit_test_teardown(test_head_vs_naive, free_all),
         cmocka_unit_test_teardown(test_matmul_backward_vs_naive, free_all),
         cmocka_unit_test_teardown(test_matmul_backward_fd, free_all),
         cmocka_unit_test_teardown(test_activations_fd, free_all),

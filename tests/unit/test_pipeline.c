@@ -199,7 +199,7 @@ static void test_ranker_matches_model(void **state)
         uf[i] = us.u.feat;
         mf[i] = w->r.mf[rows[i]];
     }
-    assert_int_equal(ranker_ws_alloc(&rw, &w->r.rk, 7, &err), 0); /* chunks of 7 */
+    assert_int_equal(ranker_ws_alloc(&rw, &w->r.rk, &err), 0);
     ranker_user(&w->r.rk, &rw, &us.u.feat);
     ranker_score(&w->r.rk, &rw, rows, NMOV, p1);
     ranker_ws_free(&rw);
@@ -242,6 +242,58 @@ static void test_fold_in_solves_normal_equations(void **state)
     assert_int_equal(als_fold_in(a, o, g, us.movie, us.score, 0, x, scratch), 0);
     for (int p = 0; p < f; p++)
         assert_true(x[p] == 0.0f);
+}
+
+/* A history longer than the fold-in's 1,000 ratings: the factor comes
+ * from the ratings later than the cutoff, ties at the cutoff all left
+ * out. 1,500 ratings at times i / 3 in a scrambled order: the 999 later
+ * than time 166. */
+static void test_fold_in_takes_the_latest(void **state)
+{
+    struct world *w = *state;
+    enum { N = 1500 };
+    const struct als *a = &w->b.als;
+    const int f = a->f;
+    static int movie[N], kept_m[N];
+    static float score[N], kept_s[N];
+    static int64_t tm[N];
+    float x[16], scratch[16 * 16 + ALS_FOLD_CHUNK * 16];
+    struct rec_opts o;
+    struct rec_ws ws;
+    struct rec_item out[5];
+    struct rec_user u;
+    struct error err = {0};
+    int nk = 0, nz = 0;
+
+    assert_true(f <= 16);
+    for (int k = 0; k < N; k++) {
+        int i = (int)((k * 7919L) % N); /* 7919 is prime: a permutation */
+        movie[k] = 1 + i % NMOV;
+        score[k] = (float)(1 + i % 5);
+        tm[k] = i / 3;
+        if (tm[k] > 166) {
+            kept_m[nk] = movie[k];
+            kept_s[nk++] = score[k];
+        }
+    }
+    assert_int_equal(nk, 999);
+    assert_int_equal(als_fold_in(a, &w->b.als_opts, w->r.gram, kept_m, kept_s, nk, x, scratch),
+                     0);
+    memset(&u, 0, sizeof(u));
+    u.feat = w->d.users[1];
+    u.n = N;
+    u.movie = movie;
+    u.score = score;
+    u.time = tm;
+    rec_opts_default(&o);
+    assert_int_equal(rec_ws_alloc(&ws, &w->r, &o, &err), 0);
+    assert_true(recommender_recommend(&w->r, &ws, &o, &u, out, 5, &err) >= 0);
+    for (int p = 0; p < f; p++) {
+        assert_true(ws.ufac[p] == x[p]);
+        nz += x[p] != 0.0f;
+    }
+    assert_true(nz > 0);
+    rec_ws_free(&ws);
 }
 
 static void test_itemcf_channel(void **state)
@@ -765,6 +817,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ranker_matches_model),
         cmocka_unit_test(test_fold_in_solves_normal_equations),
+        cmocka_unit_test(test_fold_in_takes_the_latest),
         cmocka_unit_test(test_itemcf_channel),
         cmocka_unit_test(test_als_channel),
         cmocka_unit_test(test_cold_channel),

@@ -620,16 +620,16 @@ static void test_reduced_quality(void **state)
 /* qindex_topk (the AVX2 block scan where built) against qindex_topk_ref
  * (the plain C scan, row by row): the same rows, order and score bits on
  * random low-rank rows, full and reduced (r 32, 64), n around the block
- * of 8 and larger, with and without exclude and skip, k from 1 to past n,
+ * of 8 and larger (past QX_SPILL, so the scan's selection runs often), with and without exclude and skip, k from 1 to past n,
  * rescore -1, 0 and 32, and duplicated rows (equal scores: ties). */
 static void test_topk_matches_ref(void **state)
 {
     (void)state;
-    const int ns[] = {1, 2, 7, 8, 9, 15, 16, 17, 24, 250, 1001, 3333};
+    const int ns[] = {1, 2, 7, 8, 9, 15, 16, 17, 24, 250, 1001, 3333, 20011};
     const int ranks[] = {0, 32, 64}, ks[] = {1, 10, 100, 4000}, rescores[] = {-1, 0, 32};
     const int dim = 80;
     rng_state = 4242;
-    for (int ni = 0; ni < 12; ni++)
+    for (int ni = 0; ni < 13; ni++)
         for (int ri = 0; ri < 3; ri++) {
             int n = ns[ni];
             float *v = low_rank_rows(n, dim, 12, 0.1f, ni & 1);
@@ -676,6 +676,53 @@ static void test_topk_matches_ref(void **state)
         }
 }
 
+/* The AVX2 scan starts from a threshold a sample of the table gives,
+ * and scans again from -inf when fewer than k rows pass it: with the
+ * best 600 rows excluded (every row above that threshold), the second
+ * pass must give what the reference gives; with half of them excluded,
+ * the first. */
+static void test_topk_sample_fallback(void **state)
+{
+    (void)state;
+    const int n = 20011, dim = 64, ks[] = {1, 10, 100, 150};
+    rng_state = 777;
+    float *v = low_rank_rows(n, dim, 12, 0.1f, 0);
+    float *query = low_rank_rows(1, dim, 12, 0.1f, 0);
+    uint8_t *ex = calloc((size_t)n, 1);
+    struct cand *a = malloc(600 * sizeof(*a)), *b = malloc(600 * sizeof(*b));
+    struct qindex qx;
+    struct error err = {0};
+    assert_true(ex && a && b);
+    assert_int_equal(qindex_build_reduced(&qx, v, n, dim, 32, &err), 0);
+    void *sa = scratch_for(&qx), *sb = scratch_for(&qx);
+    assert_int_equal(qindex_topk_ref(&qx, query, NULL, -1, 600, -1, b, sb), 600);
+    for (int half = 0; half < 2; half++) {
+        for (int i = 0; i < 600; i++)
+            ex[b[i].movie] = !half || i % 2;
+        for (int ki = 0; ki < 4; ki++)
+            for (int rescore = -1; rescore <= 32; rescore += 33) {
+                int ga = qindex_topk(&qx, query, ex, 5, ks[ki], rescore, a, sa);
+                int gb = qindex_topk_ref(&qx, query, ex, 5, ks[ki], rescore, a + 300, sb);
+                assert_int_equal(ga, ks[ki]);
+                assert_int_equal(ga, gb);
+                for (int i = 0; i < ga; i++) {
+                    assert_false(ex[a[i].movie]);
+                    assert_int_equal(a[i].movie, a[300 + i].movie);
+                    assert_memory_equal(&a[i].score, &a[300 + i].score, sizeof(float));
+                }
+            }
+        assert_int_equal(qindex_topk_ref(&qx, query, NULL, -1, 600, -1, b, sb), 600);
+    }
+    free(sa);
+    free(sb);
+    qindex_free(&qx);
+    free(v);
+    free(query);
+    free(ex);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -685,7 +732,7 @@ int main(void)
         cmocka_unit_test(test_random_agreement), cmocka_unit_test(test_kernel_matches_ref),
         cmocka_unit_test(test_eig_known),        cmocka_unit_test(test_reduced_exact_low_rank),
         cmocka_unit_test(test_reduced_fallbacks), cmocka_unit_test(test_reduced_quality),
-        cmocka_unit_test(test_topk_matches_ref),
+        cmocka_unit_test(test_topk_matches_ref), cmocka_unit_test(test_topk_sample_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

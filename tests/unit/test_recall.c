@@ -96,6 +96,124 @@ static void test_topk(void **state)
     assert_int_equal(above, 20);
 }
 
+/* recall_partial_sort against recall_heap_sort: the same first k, in
+ * order, and the same set after them, for sizes around its cut-over to
+ * insertion sort, k from 0 to past n, many ties of score (distinct
+ * movies), input sorted, reversed and shuffled. */
+static void test_partial_sort(void **state)
+{
+    (void)state;
+    const int ns[] = {0, 1, 2, 15, 16, 17, 40, 500, 1300}, ks[] = {0, 1, 7, 16, 200, 2000};
+    static struct cand a[1300], b[1300];
+    uint64_t st = 11;
+    for (size_t ni = 0; ni < sizeof(ns) / sizeof(*ns); ni++)
+        for (size_t ki = 0; ki < sizeof(ks) / sizeof(*ks); ki++)
+            for (int order = 0; order < 3; order++) {
+                int n = ns[ni], k = ks[ki], kk = k < n ? k : n;
+                for (int i = 0; i < n; i++) {
+                    int m = order == 0 ? i : order == 1 ? n - 1 - i : (int)((i * 7919L) % n);
+                    a[i] = (struct cand){m, (float)(nn_rng_next(&st) % 30), i};
+                }
+                if (order == 0) /* already in order */
+                    recall_heap_sort(a, n);
+                memcpy(b, a, (size_t)n * sizeof(*a));
+                recall_partial_sort(a, n, k);
+                recall_heap_sort(b, n);
+                for (int i = 0; i < kk; i++) {
+                    assert_int_equal(a[i].movie, b[i].movie);
+                    assert_true(a[i].score == b[i].score);
+                    assert_int_equal(a[i].because, b[i].because);
+                }
+                recall_heap_sort(a + kk, n - kk); /* the rest: the same set */
+                for (int i = kk; i < n; i++)
+                    assert_int_equal(a[i].movie, b[i].movie);
+            }
+}
+
+/* itemcf_recommend on random data (hundreds of hits, so its sort runs
+ * past insertion sort) against the dense sum it stands for: every movie's
+ * weighted similarities summed in liked order, because = the liked movie
+ * of the largest (the earlier on ties), liked and excluded movies out,
+ * the best k by cand_better. */
+static void test_itemcf_random(void **state)
+{
+    (void)state;
+    enum { NU = 400, NM = 300, PER = 25, NL = 12 };
+    static int64_t start[NU + 1];
+    static int movie[NU * PER];
+    static float score[NU * PER], acc[NM], best[NM];
+    static int because[NM];
+    struct itemcf cf;
+    struct itemcf_opts o;
+    struct error err = {0};
+    struct cand out[NM], ref[NM];
+    uint64_t st = 5;
+    itemcf_opts_default(&o);
+    o.neighbours = 40;
+    o.threads = 1;
+    for (int u = 0; u < NU; u++) {
+        start[u] = (int64_t)u * PER;
+        for (int i = 0; i < PER; i++) { /* distinct movies per user, ascending */
+            movie[u * PER + i] = 1 + (int)((u * 7 + i * (1 + u % 11)) % (NM - 1));
+            score[u * PER + i] = (float)(1 + nn_rng_next(&st) % 5);
+        }
+        for (int i = 1; i < PER; i++) /* sort the user's movies; drop repeats by shifting */
+            for (int j = i; j > 0 && movie[u * PER + j] < movie[u * PER + j - 1]; j--) {
+                int t = movie[u * PER + j];
+                movie[u * PER + j] = movie[u * PER + j - 1];
+                movie[u * PER + j - 1] = t;
+            }
+        for (int i = 1; i < PER; i++)
+            if (movie[u * PER + i] == movie[u * PER + i - 1])
+                score[u * PER + i] = 0.0f; /* a repeat: below min_score, ignored */
+    }
+    start[NU] = (int64_t)NU * PER;
+    assert_int_equal(itemcf_build(&cf, &o, NU, NM, start, movie, score, &err), 0);
+    for (int trial = 0; trial < 20; trial++) {
+        int liked[NL], k = trial % 2 ? 40 : NM, nref = 0, n;
+        float w[NL];
+        uint8_t ex[NM];
+        for (int l = 0; l < NL; l++) {
+            liked[l] = 1 + (int)(nn_rng_next(&st) % (NM - 1)); /* repeats allowed */
+            w[l] = 1.0f / (float)(1 + l);
+        }
+        for (int m = 0; m < NM; m++) {
+            ex[m] = nn_rng_next(&st) % 10 == 0;
+            acc[m] = 0.0f;
+            because[m] = -1;
+        }
+        for (int l = 0; l < NL; l++) {
+            const int *ids;
+            const float *sims;
+            int nn = itemcf_neighbours(&cf, liked[l], &ids, &sims);
+            for (int t = 0; t < nn; t++) {
+                int m = ids[t];
+                float v = w[l] * sims[t];
+                if (because[m] < 0 || v > best[m]) {
+                    best[m] = v;
+                    because[m] = liked[l];
+                }
+                acc[m] += v;
+            }
+        }
+        for (int l = 0; l < NL; l++)
+            because[liked[l]] = -1;
+        for (int m = 0; m < NM; m++)
+            if (because[m] >= 0 && !ex[m])
+                ref[nref++] = (struct cand){m, acc[m], because[m]};
+        recall_heap_sort(ref, nref);
+        assert_true(nref > 60);
+        assert_int_equal(itemcf_recommend(&cf, liked, w, NL, out, k, ex, &n, &err), 0);
+        assert_int_equal(n, nref < k ? nref : k);
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(out[i].movie, ref[i].movie);
+            assert_true(out[i].score == ref[i].score);
+            assert_int_equal(out[i].because, ref[i].because);
+        }
+    }
+    itemcf_free(&cf);
+}
+
 /* ---- popularity ---- */
 
 static void test_popularity(void **state)
@@ -496,8 +614,9 @@ static void test_bench_ml100k(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_topk),       cmocka_unit_test(test_popularity),
-        cmocka_unit_test(test_itemcf),     cmocka_unit_test(test_cholesky),
+        cmocka_unit_test(test_topk),       cmocka_unit_test(test_partial_sort),
+        cmocka_unit_test(test_popularity), cmocka_unit_test(test_itemcf),
+        cmocka_unit_test(test_itemcf_random), cmocka_unit_test(test_cholesky),
         cmocka_unit_test(test_als),        cmocka_unit_test(test_empty),
         cmocka_unit_test(test_bench_ml100k),
     };
