@@ -9,8 +9,9 @@
  *
  * Signals are taken synchronously: every thread starts with them blocked
  * and this thread waits in sigwait(). SIGHUP asks the reloader to look for
- * new models now; SIGINT and SIGTERM stop accepting, let requests in
- * flight finish, close the store and exit 0.
+ * new models now and forgets the cached sessions (so one ended in the
+ * store, as by `user passwd`, stops at once); SIGINT and SIGTERM stop
+ * accepting, let requests in flight finish, close the store and exit 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,8 +36,9 @@ static void help(void)
     printf("usage: %s\n\n"
            "Serves the JSON API (docs/API.md) and the web pages over the home folder's\n"
            "store and newest models. New model versions under models/ are picked up\n"
-           "without a restart (polled, and at once on SIGHUP). SIGINT or SIGTERM stops\n"
-           "it cleanly.\n\n"
+           "without a restart (polled, and at once on SIGHUP; SIGHUP also makes sessions\n"
+           "ended by `movierec user passwd` stop at once). SIGINT or SIGTERM stops it\n"
+           "cleanly.\n\n"
            "options:\n"
            "  --port N             TCP port (default 8080; 0: any free one)\n"
            "  --bind ADDR          address to listen on (default 127.0.0.1)\n"
@@ -250,7 +252,8 @@ int cmd_serve(struct cli *c, int argc, char **argv)
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            app_log(a, "SIGHUP: looking for new models");
+            app_log(a, "SIGHUP: looking for new models; cached sessions forgotten");
+            app_sessions_forget(a);
             app_reload_request(a);
             continue;
         }

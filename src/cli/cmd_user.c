@@ -49,7 +49,9 @@ int cmd_user(struct cli *c, int argc, char **argv)
         cli_fail_err(&err);
         goto out;
     }
-    printf("password set for '%s'\n", argv[2]);
+    printf("password set for '%s'; its sessions are ended (a running server notices within a "
+           "minute, at once on SIGHUP)\n",
+           argv[2]);
     rc = 0;
 out:
     memset(pw, 0, sizeof(pw));

@@ -369,10 +369,15 @@ int app_worker_ready(struct worker *w, const struct served *sv, struct http_res 
 
 #define SC_SLOTS 8192
 #define SC_STRIPES 64
+/* A cached session is asked of the store again after this long, so a
+ * session ended elsewhere (`movierec user passwd` ends the account's
+ * sessions) stops working within it; SIGHUP forgets them all at once. */
+#define SC_RECHECK_S 60
 
 struct sc_slot {
     unsigned char hash[32];
     int64_t user, expires; /* user 0: empty */
+    int64_t checked;       /* when the store last said it was valid */
 };
 
 struct session_cache {
@@ -396,22 +401,40 @@ int app_session_user(struct app *a, struct worker *w, struct http_req *req, int6
         return 0;
     k = sc_index(hash);
     pthread_mutex_lock(&c->mu[k % SC_STRIPES]);
-    if (c->slot[k].user && !memcmp(c->slot[k].hash, hash, 32) && now < c->slot[k].expires)
+    if (c->slot[k].user && !memcmp(c->slot[k].hash, hash, 32) && now < c->slot[k].expires &&
+        now - c->slot[k].checked < SC_RECHECK_S)
         u = c->slot[k].user;
     pthread_mutex_unlock(&c->mu[k % SC_STRIPES]);
     if (u) {
         *user = u;
         return 1;
     }
-    if (store_session_expiry(w->s, hash, now, &u, &exp, NULL))
+    if (store_session_expiry(w->s, hash, now, &u, &exp, NULL)) {
+        pthread_mutex_lock(&c->mu[k % SC_STRIPES]);
+        if (!memcmp(c->slot[k].hash, hash, 32))
+            c->slot[k].user = 0;
+        pthread_mutex_unlock(&c->mu[k % SC_STRIPES]);
         return 0;
+    }
     pthread_mutex_lock(&c->mu[k % SC_STRIPES]);
     memcpy(c->slot[k].hash, hash, 32);
     c->slot[k].user = u;
     c->slot[k].expires = exp;
+    c->slot[k].checked = now;
     pthread_mutex_unlock(&c->mu[k % SC_STRIPES]);
     *user = u;
     return 1;
+}
+
+void app_sessions_forget(struct app *a)
+{
+    struct session_cache *c = a->sessions;
+    for (int st = 0; st < SC_STRIPES; st++) {
+        pthread_mutex_lock(&c->mu[st]);
+        for (unsigned k = (unsigned)st; k < SC_SLOTS; k += SC_STRIPES)
+            c->slot[k].user = 0;
+        pthread_mutex_unlock(&c->mu[st]);
+    }
 }
 
 void app_session_end(struct app *a, struct worker *w, const unsigned char hash[32])

@@ -131,11 +131,16 @@ void app_served_put(struct app *a, struct served *s);
 int app_worker_ready(struct worker *w, const struct served *sv, struct http_res *res);
 
 /* The logged-in user from the session cookie: 1 and *user; 0 when none.
- * Sessions found in the store are kept in memory until they expire or
- * app_session_end(). */
+ * Sessions found in the store are kept in memory until they expire,
+ * app_session_end(), or a minute has passed since the store last said
+ * they are valid (a session ended elsewhere stops within that minute). */
 int app_session_user(struct app *a, struct worker *w, struct http_req *req, int64_t *user);
 /* Logout: the session leaves the store and the memory. */
 void app_session_end(struct app *a, struct worker *w, const unsigned char hash[32]);
+/* Forgets every cached session: the next request of each asks the store
+ * (SIGHUP does this, so a password set by `movierec user passwd`, which
+ * ends the account's sessions, takes effect at once). */
+void app_sessions_forget(struct app *a);
 /* The same, but answers 401 when there is none; returns 0 or -1. */
 int app_require_user(struct app *a, struct worker *w, struct http_req *req,
                      struct http_res *res, int64_t *user);

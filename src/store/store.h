@@ -133,7 +133,8 @@ int store_account_update(struct store *s, int64_t id, char gender, int age,
                          const char *occupation, const char *zip, int64_t now,
                          struct error *err);
 /* Sets the hash of an existing account (by name): ERR_NOTFOUND. NULL or
- * "" removes it (nobody can log in as the account). Appends no event. */
+ * "" removes it (nobody can log in as the account). Ends every session
+ * of the account in the same transaction. Appends no event. */
 int store_account_set_password(struct store *s, const char *name, const char *pwhash,
                                struct error *err);
 

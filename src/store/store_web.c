@@ -61,6 +61,7 @@ enum q {
     Q_ACCOUNT_BY_ID,
     Q_ACCOUNT_UPDATE,
     Q_SET_PASSWORD,
+    Q_SESSIONS_END_ACCOUNT,
     Q_SESSION_INSERT,
     Q_SESSION_USER,
     Q_SESSION_DELETE,
@@ -106,6 +107,8 @@ static const char *const sql_of[Q_N] = {
     [Q_ACCOUNT_UPDATE] = "UPDATE users SET gender = ?, age = ?, occupation = ?, zip = ?"
                          " WHERE id = ?",
     [Q_SET_PASSWORD] = "UPDATE users SET password_hash = ? WHERE name = ? COLLATE NOCASE",
+    [Q_SESSIONS_END_ACCOUNT] =
+        "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = ? COLLATE NOCASE)",
     [Q_SESSION_INSERT] = "INSERT INTO sessions (token_hash, user_id, created, expires)"
                          " VALUES (?, ?, ?, ?)",
     [Q_SESSION_USER] = "SELECT user_id, expires FROM sessions WHERE token_hash = ? AND expires > ?",
@@ -542,15 +545,25 @@ int store_account_set_password(struct store *s, const char *name, const char *pw
 
     if (check_name(name, NULL))
         return error_set(err, ERR_NOTFOUND, "no such account");
-    if ((rc = check_hash(pwhash, err)) || (rc = prep(s, Q_SET_PASSWORD, &st, err)))
+    if ((rc = check_hash(pwhash, err)) || (rc = begin(s, err)))
         return rc;
+    if ((rc = prep(s, Q_SET_PASSWORD, &st, err)))
+        goto out;
     bind_text_or_null(st, 1, pwhash);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     if ((rc = run(s, st, &changed, err)))
-        return rc;
-    if (changed == 0)
-        return error_set(err, ERR_NOTFOUND, "no account '%s'", name);
-    return 0;
+        goto out;
+    if (changed == 0) {
+        rc = error_set(err, ERR_NOTFOUND, "no account '%s'", name);
+        goto out;
+    }
+    /* a new password ends every session of the account */
+    if ((rc = prep(s, Q_SESSIONS_END_ACCOUNT, &st, err)))
+        goto out;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = run(s, st, NULL, err);
+out:
+    return finish(s, rc, err);
 }
 
 /* ------------------------------------------------------------------ */

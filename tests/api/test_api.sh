@@ -116,6 +116,23 @@ expect 401 '.error == "no_password"' "imported user without a password"
 echo "demo password" | "$mr" --home "$H" user passwd user1 >/dev/null 2>&1 || bad "user passwd failed"
 req POST /v1/auth/login '{"name":"user1","password":"demo password"}' "$tmp/u1.jar"
 expect 200 '.user.id == 1' "login as an imported user after user passwd"
+# a new password ends the account's sessions: at once after SIGHUP
+req GET /v1/me "" "$tmp/u1.jar"
+expect 200 '.user.id == 1' "user1's session works"
+echo "another password" | "$mr" --home "$H" user passwd user1 >/dev/null 2>&1 || bad "user passwd (again) failed"
+kill -HUP "$pid"
+i=0
+while :; do
+    req GET /v1/me "" "$tmp/u1.jar"
+    [ "$code" = 401 ] || [ $i -gt 50 ] && break
+    i=$((i + 1))
+    sleep 0.1
+done
+expect 401 '.error == "login_required"' "a session ended by a new password (after SIGHUP)"
+req POST /v1/auth/login '{"name":"user1","password":"demo password"}' "$tmp/u1.jar"
+expect 401 '.error == "wrong_password"' "the old password after user passwd"
+req POST /v1/auth/login '{"name":"user1","password":"another password"}' "$tmp/u1.jar"
+expect 200 '.user.id == 1' "the new password"
 echo "x" | "$mr" --home "$H" user passwd user1 >/dev/null 2>&1 && bad "user passwd took a 1-letter password"
 echo "long enough" | "$mr" --home "$H" user passwd nobody-at-all >/dev/null 2>&1 &&
     bad "user passwd of an unknown name succeeded"

@@ -267,6 +267,17 @@ static void test_sessions(void **state)
     expect_err(store_session_user(s, h2, 1000, &user, &err), &err, ERR_NOTFOUND, NULL);
     assert_int_equal(store_session_user(s, h3, 1200, &user, &err), 0);
     assert_int_equal(user, 4);
+
+    /* a new password ends every session of that account, and only those */
+    int64_t erin = 0;
+    assert_int_equal(store_account_create(s, "erin", "$argon2id$old", 'F', 0, NULL, 1000, &erin, &err), 0);
+    assert_int_equal(store_session_create(s, h1, erin, 1000, 5000, &err), 0);
+    assert_int_equal(store_session_create(s, h2, erin, 1000, 5000, &err), 0);
+    assert_int_equal(store_account_set_password(s, "ERIN", "$argon2id$new", &err), 0);
+    expect_err(store_session_user(s, h1, 1200, &user, &err), &err, ERR_NOTFOUND, NULL);
+    expect_err(store_session_user(s, h2, 1200, &user, &err), &err, ERR_NOTFOUND, NULL);
+    assert_int_equal(store_session_user(s, h3, 1200, &user, &err), 0);
+    assert_int_equal(user, 4);
 }
 
 struct interests {
