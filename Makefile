@@ -43,7 +43,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps test unit integration demo fuzz clean check-deps
+.PHONY: all deps deps-test test unit integration demo fuzz clean check-deps
 all: $(BUILD)/movierec
 
 $(BUILD)/%.o: %.c
@@ -65,9 +65,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libmovierec.a
 deps:
 	@scripts/install-deps
 
+deps-test:
+	@scripts/install-deps --test
+
 # Every test: unit tests, then the CLI integration tests, then the same
 # suite under ASan/UBSan (CI sets SAN_TESTS=1; locally `make test-san`).
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all unit-build
 	@scripts/run-tests $(BUILD)
 ifeq ($(SAN_TESTS),1)
@@ -75,7 +78,7 @@ ifeq ($(SAN_TESTS),1)
 	@scripts/run-tests build-san
 endif
 
-test-san: deps
+test-san: deps-test
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all unit-build
 	@scripts/run-tests build-san
 
