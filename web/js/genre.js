@@ -1,6 +1,6 @@
 // One genre's movies, sorted and paged (the home page's "more").
 import * as api from './api.js';
-import { el, startPage, cardList, params, pager, errorBox } from './ui.js';
+import { el, startPage, cardList, params, pager, errorBox, sequence } from './ui.js';
 
 const SORTS = [['popular', 'Most rated'], ['rating', 'Best rated'], ['year', 'Newest'], ['title', 'Title']];
 
@@ -14,15 +14,18 @@ startPage(async (main) => {
     document.title = h1.textContent + ' · movierec';
     const select = el('select', { id: 'sort' }, ...SORTS.map(([v, t]) => el('option', { value: v, selected: v === sort }, t)));
     const controls = el('div', { class: 'filters' }, el('div', { class: 'field' }, el('label', { for: 'sort' }, 'Sort by'), select));
-    const out = el('div', { 'aria-live': 'polite' });
+    const out = el('div', { id: 'results' });
     main.append(controls, out);
 
+    const next = sequence();
     async function show() {
+        const fresh = next();
         const u = new URLSearchParams({ name, sort, page });
         history.replaceState(null, '', '?' + u);
         out.replaceChildren(el('p', { class: 'loading' }, 'Loading…'));
         try {
             const d = await api.movies({ genre: name, sort, page, per_page: 24 });
+            if (!fresh()) return;
             if (!d.movies.length) {
                 out.replaceChildren(el('p', { class: 'message' }, name ? `No movies in the genre “${name}”.` : 'No movies yet.'));
                 return;
@@ -32,7 +35,7 @@ startPage(async (main) => {
                 show().then(() => main.focus());
             }));
         } catch (e) {
-            out.replaceChildren(errorBox(e, name || 'Movies'));
+            if (fresh()) out.replaceChildren(errorBox(e, name || 'Movies'));
         }
     }
     select.addEventListener('change', () => {

@@ -4,9 +4,16 @@
 import * as api from './api.js';
 import { el, startPage, params, markLoggedIn, showUnreachable } from './ui.js';
 
-// Only a path of this site (never another site) as where to go next.
-export function safeNext(raw, fallback) {
-    return raw && raw.startsWith('/') && !raw.startsWith('//') && !raw.includes('\\') ? raw : fallback;
+// Only a page of this site (never another site) as where to go next; the
+// URL parser decides, as the browser will (it drops tabs, reads "\\" as "/").
+function safeNext(raw, fallback) {
+    if (!raw) return fallback;
+    try {
+        const u = new URL(raw, location.origin);
+        return u.origin === location.origin ? u.pathname + u.search + u.hash : fallback;
+    } catch (e) {
+        return fallback;
+    }
 }
 
 startPage(async (main, user) => {
@@ -15,7 +22,7 @@ startPage(async (main, user) => {
         main.append(el('p', { class: 'message ok' }, `You are logged in as ${user.name}. `, el('a', { href: next }, 'Go on'), '.'));
     const name = el('input', { type: 'text', id: 'name', name: 'name', autocomplete: 'username', required: true, maxlength: 64, value: params().get('name') || '' });
     const pass = el('input', { type: 'password', id: 'password', name: 'password', autocomplete: 'current-password', required: true });
-    const msg = el('div', { id: 'login-message', 'aria-live': 'assertive' });
+    const msg = el('div', { id: 'login-message' });
     const button = el('button', { type: 'submit' }, 'Log in');
     const form = el('form', { class: 'stack', novalidate: true },
         el('div', {}, el('label', { for: 'name' }, 'Name'), name),

@@ -3,14 +3,21 @@
 import * as api from './api.js';
 import { el, startPage, poster, stars, cardList, params, genreHref, errorBox, announce, loginNeeded, showUnreachable, titleWithYear } from './ui.js';
 
+const LIKED_BY_MAX = 8; // the API names at most this many
+
 function fact(name, value) {
     return value === null || value === undefined || value === '' ? [] : [el('dt', {}, name), el('dd', {}, value)];
 }
 
+// Only web addresses become links: an imported file could hold anything.
+const webUrl = (u) => (typeof u === 'string' && /^https?:\/\//i.test(u) ? u : null);
+
 function links(m) {
     const out = [];
-    if (m.imdb_url) out.push(el('a', { href: m.imdb_url, rel: 'noopener noreferrer', target: '_blank' }, 'IMDb'));
-    if (m.tmdb_url) out.push(el('a', { href: m.tmdb_url, rel: 'noopener noreferrer', target: '_blank' }, 'TMDB'));
+    const imdb = webUrl(m.imdb_url);
+    const tmdb = webUrl(m.tmdb_url);
+    if (imdb) out.push(el('a', { href: imdb, rel: 'noopener noreferrer', target: '_blank' }, 'IMDb'));
+    if (tmdb) out.push(el('a', { href: tmdb, rel: 'noopener noreferrer', target: '_blank' }, 'TMDB'));
     if (!out.length) return null;
     const span = el('span', { class: 'links' });
     out.forEach((a, i) => span.append(i ? ' · ' : '', a));
@@ -48,18 +55,24 @@ function ratingPanel(m, user) {
             try {
                 await api.rate(m.id, score);
                 status.textContent = `Saved: ${score} star${score === 1 ? '' : 's'}. Your recommendations are updated.`;
+                return true;
             } catch (e) {
                 writeError(status, e);
+                return false;
             }
         },
         onClear: async () => {
             try {
                 await api.unrate(m.id);
-                control.set(null);
                 status.textContent = 'Rating removed.';
-                announce('Rating removed');
+                return true;
             } catch (e) {
+                if (e.status === 404) { // it was not there: nothing to remove
+                    status.textContent = 'Rating removed.';
+                    return true;
+                }
                 writeError(status, e);
+                return false;
             }
         },
     });
@@ -78,6 +91,7 @@ function tagsPanel(m) {
                 try {
                     await api.removeTag(m.id, tag);
                     li.remove();
+                    input.focus();
                     status.textContent = `Tag “${tag}” removed.`;
                 } catch (e) {
                     writeError(status, e);
@@ -86,8 +100,8 @@ function tagsPanel(m) {
         }, '×'));
         list.append(li);
     }
-    (m.my_tags || []).forEach((t) => add(typeof t === 'string' ? t : t.tag));
     const input = el('input', { type: 'text', id: 'new-tag', maxlength: 64, placeholder: 'e.g. mind-bending' });
+    (m.my_tags || []).forEach((t) => add(typeof t === 'string' ? t : t.tag));
     const form = el('form', { class: 'tag-form' }, input, el('button', { type: 'submit' }, 'Add tag'));
     form.addEventListener('submit', async (ev) => {
         ev.preventDefault();
@@ -136,7 +150,7 @@ startPage(async (main, user) => {
         ...fact('Links', links(m)),
     );
     const likedBy = m.liked_by && m.liked_by.length
-        ? el('p', { class: 'liked-by' }, 'Liked by ', m.liked_by.map((u) => u.name).join(', '), m.rating_count > m.liked_by.length ? ' and others' : '', '.')
+        ? el('p', { class: 'liked-by' }, 'Liked by ', m.liked_by.map((u) => u.name).join(', '), m.liked_by.length >= LIKED_BY_MAX ? ' and others' : '', '.')
         : null;
     const body = el('div', {}, genres, facts, likedBy, ratingPanel(m, user));
     h1.remove();

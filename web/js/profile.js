@@ -20,7 +20,7 @@ startPage(async (main, user) => {
     const picker = el('div', { class: 'genre-picker' }, ...all.genres.filter((g) => g.movies > 0).map((g) =>
         el('label', {}, el('input', { type: 'checkbox', name: 'genre', value: g.name, checked: mine.has(g.name) }), el('span', {}, g.name))));
     const tags = el('input', { type: 'text', id: 'tags', value: prof.interests.tags.join(', '), 'aria-describedby': 'tags-hint' });
-    const msg = el('div', { id: 'profile-message', 'aria-live': 'polite' });
+    const msg = el('div', { id: 'profile-message' });
     const form = el('form', { class: 'stack', id: 'profile-form', novalidate: true },
         el('div', {}, el('label', { for: 'gender' }, 'Gender'), gender),
         el('div', {}, el('label', { for: 'age' }, 'Age'), age),

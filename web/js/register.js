@@ -14,7 +14,7 @@ startPage(async (main, user) => {
     const gender = el('select', { id: 'gender' }, el('option', { value: '' }, 'Rather not say'), el('option', { value: 'F' }, 'Female'), el('option', { value: 'M' }, 'Male'));
     const age = el('input', { type: 'number', id: 'age', min: 1, max: 120, inputmode: 'numeric' });
     const occ = el('input', { type: 'text', id: 'occupation', list: 'occupations', maxlength: 64 });
-    const msg = el('div', { id: 'register-message', 'aria-live': 'assertive' });
+    const msg = el('div', { id: 'register-message' });
     const button = el('button', { type: 'submit' }, 'Create account');
     const form = el('form', { class: 'stack', novalidate: true },
         el('div', {}, el('label', { for: 'name' }, 'Name'), name, el('p', { class: 'hint', id: 'name-hint' }, 'How others see you; letters, digits, spaces, . _ - (1–64).')),

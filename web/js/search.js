@@ -1,7 +1,7 @@
 // Search results with genre, year and sort filters; the address keeps
 // the query so results can be bookmarked and the back button works.
 import * as api from './api.js';
-import { el, startPage, cardList, params, pager, errorBox } from './ui.js';
+import { el, startPage, cardList, params, pager, errorBox, sequence } from './ui.js';
 
 const SORTS = [['relevance', 'Best match'], ['popular', 'Most rated'], ['rating', 'Best rated'], ['year', 'Newest'], ['title', 'Title']];
 
@@ -24,13 +24,15 @@ startPage(async (main) => {
     const form = el('form', { class: 'filters', role: 'search', 'aria-label': 'Search with filters' },
         field('sq', 'Title', q, true), field('sgenre', 'Genre', genre), field('symin', 'From year', ymin), field('symax', 'To year', ymax),
         field('ssort', 'Sort', sort), el('button', { type: 'submit' }, 'Search'));
-    const out = el('div', { id: 'results', 'aria-live': 'polite' });
+    const out = el('div', { id: 'results' });
     main.append(form, out);
     api.genres().then((d) => {
         for (const g of d.genres) genre.append(el('option', { value: g.name, selected: g.name === state.genre }, g.name));
     }, () => {});
 
+    const next = sequence();
     async function show() {
+        const fresh = next();
         const shown = Object.fromEntries(Object.entries(state).filter(([k, v]) => v !== '' && !(k === 'page' && v === 1) && !(k === 'sort' && v === 'relevance')));
         history.replaceState(null, '', '?' + new URLSearchParams(shown));
         h1.textContent = state.q ? `Search: “${state.q}”` : 'Search';
@@ -43,6 +45,7 @@ startPage(async (main) => {
         try {
             const query = { ...state, per_page: 24 };
             const d = state.q ? await api.search(query) : await api.movies({ ...query, sort: state.sort === 'relevance' ? 'popular' : state.sort });
+            if (!fresh()) return; // a newer search has started
             if (!d.movies.length) {
                 out.replaceChildren(el('p', { class: 'message', role: 'status' }, 'No movie matches. Try fewer words, or remove a filter.'));
                 return;
@@ -51,6 +54,7 @@ startPage(async (main) => {
                 cardList(d.movies, { label: 'Search results' }),
                 pager(d, (n) => { state.page = n; show().then(() => main.focus()); }));
         } catch (e) {
+            if (!fresh()) return;
             if (e.status === 400) out.replaceChildren(el('p', { class: 'message error', role: 'alert' }, e.message));
             else out.replaceChildren(errorBox(e, 'Search'));
         }

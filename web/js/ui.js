@@ -158,8 +158,12 @@ let starSeq = 0;
 
 // A rating control: ten radio buttons (½ to 5 stars) drawn as half stars,
 // so arrows, Tab and screen readers work as for any radio group.
-// onChange(score) is called with the new score; onClear() when "remove"
-// is pressed. Returns the fieldset; .set(score) updates it.
+// onChange(score) saves a score and resolves true when it was saved (false
+// puts the control back to the last saved score); it is called 400 ms
+// after the last change, so stepping with the arrows saves once, and never
+// while an earlier save is still under way. onClear() removes the rating
+// the same way ("Remove rating"). Returns the fieldset; .set(score) shows
+// a score as saved.
 export function stars({ value = null, label = 'Your rating', small = false, onChange, onClear }) {
     const name = 'stars' + ++starSeq;
     const fs = el('fieldset', { class: 'stars' + (small ? ' small' : '') });
@@ -167,6 +171,24 @@ export function stars({ value = null, label = 'Your rating', small = false, onCh
     const row = el('span', { class: 'star-row' });
     const labels = [];
     const inputs = [];
+    let current = value; // shown
+    let saved = value; // what the server has
+    let timer = 0;
+    let chain = Promise.resolve();
+    // one save at a time, in order; a failure shows the saved score again
+    function commit(fn, score) {
+        chain = chain.then(async () => {
+            let ok = false;
+            try {
+                ok = (await fn(score)) !== false;
+            } catch (e) {
+                ok = false;
+            }
+            if (ok) saved = score;
+            if (!ok || current === score) fs.set(ok ? score : saved);
+        });
+        return chain;
+    }
     for (let i = 1; i <= 10; i++) {
         const score = i / 2;
         const id = `${name}-${i}`;
@@ -178,7 +200,8 @@ export function stars({ value = null, label = 'Your rating', small = false, onCh
         input.addEventListener('change', () => {
             current = score;
             paint(score);
-            if (onChange) onChange(score);
+            clearTimeout(timer);
+            if (onChange) timer = setTimeout(() => commit(onChange, score), 400);
         });
         lab.addEventListener('mouseenter', () => paint(score));
         inputs.push(input);
@@ -191,22 +214,38 @@ export function stars({ value = null, label = 'Your rating', small = false, onCh
     let clear = null;
     if (onClear) {
         clear = el('button', { type: 'button', class: 'secondary clear' }, 'Remove rating');
-        clear.addEventListener('click', () => onClear());
+        clear.addEventListener('click', () => {
+            clearTimeout(timer);
+            current = null;
+            commit(onClear, null).then(() => {
+                if (saved === null) inputs[0].focus(); // the button hid itself
+            });
+        });
         fs.append(clear);
     }
-    let current = value;
     function paint(v) {
         labels.forEach((l, i) => l.classList.toggle('on', v !== null && (i + 1) / 2 <= v));
         shown.textContent = v === null ? 'not rated' : `${v} / 5`;
     }
     fs.set = (v) => {
         current = v;
+        saved = v;
         inputs.forEach((inp) => (inp.checked = v !== null && Number(inp.value) === v));
         if (clear) clear.hidden = v === null;
         paint(v);
     };
     fs.set(value);
     return fs;
+}
+
+// A function that tells, for each call of a loader, whether a newer call
+// has started since: const fresh = seq(); ... if (!fresh()) return;
+export function sequence() {
+    let n = 0;
+    return () => {
+        const mine = ++n;
+        return () => mine === n;
+    };
 }
 
 // ---------------- messages ----------------
@@ -233,6 +272,14 @@ export function showUnreachable() {
         el('span', {}, 'Check that it is running and that you are online, then try again.'),
         el('button', { type: 'button', class: 'secondary', onclick: () => location.reload() }, 'Try again'),
     );
+    b.hidden = false;
+}
+
+// The banner at the top with one message of its own.
+export function showProblem(text) {
+    const b = document.getElementById('banner');
+    if (!b) return;
+    b.replaceChildren(el('span', {}, text));
     b.hidden = false;
 }
 
@@ -292,6 +339,7 @@ function headerNav(user) {
                         await api.logout();
                     } catch (e) {
                         if (e.status === 0) return showUnreachable();
+                        if (e.status !== 401) return showProblem('You were not logged out: ' + e.message);
                     }
                     markLoggedIn(false);
                     location.href = '/';
@@ -360,15 +408,15 @@ function searchBox(form) {
         timer = setTimeout(suggest, 150);
     });
     input.addEventListener('keydown', (ev) => {
-        if (list.hidden || !items.length) return;
+        if (list.hidden) return;
+        if (ev.key === 'Escape') return close();
+        if (!items.length) return;
         if (ev.key === 'ArrowDown') {
             ev.preventDefault();
             highlight((active + 1) % items.length);
         } else if (ev.key === 'ArrowUp') {
             ev.preventDefault();
             highlight(active <= 0 ? items.length - 1 : active - 1);
-        } else if (ev.key === 'Escape') {
-            close();
         } else if (ev.key === 'Enter' && active >= 0) {
             ev.preventDefault();
             location.href = movieHref(items[active].id);

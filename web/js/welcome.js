@@ -18,18 +18,22 @@ async function pickGenres(main, done) {
         const box = el('input', { type: 'checkbox', name: 'genre', value: g.name, checked: chosen.has(g.name) });
         picker.append(el('label', {}, box, el('span', {}, g.name)));
     }
-    const msg = el('div', { 'aria-live': 'assertive' });
+    const msg = el('div');
     const form = el('form', { id: 'pick-genres' },
         el('fieldset', {}, el('legend', {}, 'Which genres do you enjoy? Pick as many as you like.'), picker),
         msg, el('p', {}, el('button', { type: 'submit' }, 'Next'), ' ', el('a', { href: '/me.html' }, 'Skip the welcome')));
     main.append(steps(0), form);
+    const next = form.querySelector('button[type=submit]');
     form.addEventListener('submit', async (ev) => {
         ev.preventDefault();
+        if (next.disabled) return;
+        next.disabled = true;
         const picked = [...form.querySelectorAll('input[name=genre]:checked')].map((i) => i.value);
         try {
             await api.saveProfile({ genres: picked });
         } catch (e) {
             msg.replaceChildren(errorBox(e, 'Saving your genres'));
+            next.disabled = false;
             return;
         }
         done(picked);
@@ -73,9 +77,11 @@ async function rateSome(main, picked) {
                         rated.add(m.id);
                         status.textContent = 'saved';
                         count.textContent = `You rated ${rated.size} movie${rated.size === 1 ? '' : 's'}.`;
+                        return true;
                     } catch (e) {
                         if (e.status === 0) showUnreachable();
                         status.textContent = e.status === 401 ? 'log in again' : 'not saved: ' + e.message;
+                        return false;
                     }
                 },
             }), status));
