@@ -154,8 +154,10 @@ test('the whole visit: register, welcome, recommendations, rate, search, similar
     assert.equal(await page.locator('h1').textContent(), title);
     assert.match(await page.locator('#predicted').textContent(), /Predicted for you: \d+%/);
     assert.ok(await page.locator('.poster[role=img]').first().getAttribute('aria-label'), 'poster labelled');
+    assert.equal(await page.locator('#my-rating .clear').isVisible(), false, 'nothing to remove yet');
     await rateWith(page.locator('#my-rating'), 4);
     await page.waitForSelector('#my-rating + .status:has-text("Saved: 4 stars")');
+    assert.ok(await page.locator('#my-rating .clear').isVisible(), '"Remove rating" once rated');
     await page.fill('#new-tag', 'rainy sunday');
     await page.click('.tag-form button');
     await page.waitForSelector('.chips[aria-label="Your tags"] li:has-text("rainy sunday")');
@@ -383,6 +385,15 @@ test('keyboard: suggestions with the arrow keys, a rating with the arrow keys', 
     await page.waitForSelector('#my-rating + .status:has-text("Saved: 3 stars")');
     await page.keyboard.press('ArrowRight');
     await page.waitForSelector('#my-rating + .status:has-text("Saved: 3.5 stars")');
+    // remove it: the button goes, focus goes back to the stars, the reload shows no rating
+    await page.focus('#my-rating .clear');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#my-rating + .status:has-text("Rating removed")');
+    await page.waitForSelector('#my-rating .clear', { state: 'hidden' });
+    assert.equal(await page.evaluate(() => document.activeElement.name?.startsWith('stars')), true, 'focus back on the stars');
+    await page.reload();
+    await settled(page);
+    assert.equal(await page.locator('#my-rating input:checked').count(), 0, 'no rating after the reload');
     // every form control has a label
     for (const path of ['/', '/movie.html?id=5', '/me.html', '/profile.html', '/search.html?q=a', '/register.html', '/login.html']) {
         await page.goto(path);
