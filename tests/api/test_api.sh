@@ -8,6 +8,7 @@
 #   sh tests/api/test_api.sh path/to/movierec
 set -u
 mr=$1
+. "$(dirname "$0")/../lib/servers.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/movierec-api-XXXXXX")
 pid=""
 loader=""
@@ -35,20 +36,8 @@ H="$tmp/home"
 
 # ---- start the server on a free port ----
 start_server() {
-    "$mr" --home "$H" serve --port 0 --threads 4 --reload-interval 1 \
-        --access-log "$tmp/access.log" >"$tmp/serve.out" 2>"$tmp/serve.err" &
-    pid=$!
-    i=0
-    while ! grep -q "serving http" "$tmp/serve.out" 2>/dev/null; do
-        i=$((i + 1))
-        if [ $i -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
-            echo "the server did not start:"
-            cat "$tmp/serve.out" "$tmp/serve.err"
-            exit 1
-        fi
-        sleep 0.1
-    done
-    base=$(sed -n 's/.*serving \(http:[^ ]*\)\/ .*/\1/p' "$tmp/serve.out")
+    serve_start "$tmp/serve" "$mr" --home "$H" serve --port 0 --threads 4 --reload-interval 1 \
+        --access-log "$tmp/access.log"
 }
 start_server
 

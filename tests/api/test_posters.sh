@@ -15,6 +15,7 @@
 # "../", a body that is not an image, an image over 2 MB, an unknown id.
 set -u
 mr=$1
+. "$(dirname "$0")/../lib/servers.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/movierec-posters-XXXXXX")
 pid=""
 fake=""
@@ -80,21 +81,7 @@ printf '{"poster_path":"/p1.jpg"}' >"$T/movie/$T_BEARER"
 # $T_LATER gets its file later; the unknown movie never has one (404)
 
 start_fake() {
-    rm -f "$tmp/fake.out" "$tmp/fake.log"
-    python3 -u -m http.server --bind 127.0.0.1 0 --directory "$T" >"$tmp/fake.out" \
-        2>"$tmp/fake.log" &
-    fake=$!
-    i=0
-    while ! grep -q "port" "$tmp/fake.out" 2>/dev/null; do
-        i=$((i + 1))
-        if [ $i -gt 100 ] || ! kill -0 "$fake" 2>/dev/null; then
-            echo "the fake TMDB did not start:"
-            cat "$tmp/fake.out" "$tmp/fake.log"
-            exit 1
-        fi
-        sleep 0.1
-    done
-    fport=$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$tmp/fake.out" | head -n 1)
+    fake_tmdb_start "$T" "$tmp/fake"
 }
 stop_fake() {
     kill "$fake" 2>/dev/null && wait "$fake" 2>/dev/null
@@ -103,21 +90,8 @@ stop_fake() {
 
 # start_server [serve options...]: the TMDB settings come from the caller
 start_server() {
-    : >"$tmp/serve.out"
-    "$mr" --home "$H" serve --port 0 --threads 4 --access-log "$tmp/access.log" "$@" \
-        >"$tmp/serve.out" 2>"$tmp/serve.err" &
-    pid=$!
-    i=0
-    while ! grep -q "serving http" "$tmp/serve.out" 2>/dev/null; do
-        i=$((i + 1))
-        if [ $i -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
-            echo "the server did not start:"
-            cat "$tmp/serve.out" "$tmp/serve.err"
-            exit 1
-        fi
-        sleep 0.1
-    done
-    base=$(sed -n 's/.*serving \(http:[^ ]*\)\/ .*/\1/p' "$tmp/serve.out")
+    serve_start "$tmp/serve" "$mr" --home "$H" serve --port 0 --threads 4 \
+        --access-log "$tmp/access.log" "$@"
 }
 stop_server() {
     kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
@@ -148,7 +122,7 @@ poster_url() {
     jq -r '.movie.poster_url' "$tmp/body"
 }
 purl() { echo "/v1/movies/$1/poster"; }
-fetched() { grep -c "GET /movie/$1[? ]" "$tmp/fake.log" 2>/dev/null; }
+fetched() { grep -c "GET /movie/$1[? ]" "$tmp/fake.err" 2>/dev/null; }
 
 start_fake
 api="http://127.0.0.1:$fport"
@@ -179,8 +153,8 @@ else
     bad "poster: status $code, type '$ctype', or other bytes"
 fi
 [ "$cache" = "public, max-age=604800" ] || bad "poster: Cache-Control '$cache'"
-grep -q "GET /movie/$T_JPG?api_key=v3testkey0123 " "$tmp/fake.log" ||
-    bad "the v3 key was not sent as api_key: $(cat "$tmp/fake.log")"
+grep -q "GET /movie/$T_JPG?api_key=v3testkey0123 " "$tmp/fake.err" ||
+    bad "the v3 key was not sent as api_key: $(cat "$tmp/fake.err")"
 cmp -s "$H/posters/$T_JPG.jpg" "$T/img/p1.jpg" || bad "the poster is not in <home>/posters/"
 ls -A "$H/posters" | grep -q tmp && bad "a temporary file was left in posters/"
 get "$(purl "$M_JPG")"
@@ -216,7 +190,7 @@ refused() { # movie tmdb what
 refused "$M_NULL" "$T_NULL" "TMDB has no poster"
 refused "$M_BADJSON" "$T_BADJSON" "bad JSON from TMDB"
 refused "$M_DOTDOT" "$T_DOTDOT" "poster_path with ../"
-grep -q "secret" "$tmp/fake.log" && bad "a poster_path with ../ was fetched"
+grep -q "secret" "$tmp/fake.err" && bad "a poster_path with ../ was fetched"
 refused "$M_NOTIMG" "$T_NOTIMG" "a body that is not an image"
 refused "$M_BIG" "$T_BIG" "an image over 2 MB"
 refused "$M_UNKNOWN" "$(tmdb 8)" "an id TMDB does not know"
@@ -265,9 +239,9 @@ start_server --tmdb-key-file "$tmp/key" --tmdb-api "$api" --tmdb-images "$api/im
 grep -q "posters: on (TMDB v4 token" "$tmp/serve.err" || bad "v4: the start line"
 get "$(purl "$M_BEARER")"
 [ "$code" = 200 ] && [ "$ctype" = image/jpeg ] && ok || bad "v4 token: poster: $code"
-grep -q "GET /movie/$T_BEARER HTTP" "$tmp/fake.log" ||
-    bad "v4 token: the request is not a plain /movie/<id>: $(grep movie "$tmp/fake.log")"
-grep -q "api_key" "$tmp/fake.log" && bad "v4 token: an api_key was sent"
+grep -q "GET /movie/$T_BEARER HTTP" "$tmp/fake.err" ||
+    bad "v4 token: the request is not a plain /movie/<id>: $(grep movie "$tmp/fake.err")"
+grep -q "api_key" "$tmp/fake.err" && bad "v4 token: an api_key was sent"
 # a poster that appears at TMDB later is fetched (nothing was remembered)
 printf '{"poster_path":"/p1.jpg"}' >"$T/movie/$T_LATER"
 get "$(purl "$M_LATER")"

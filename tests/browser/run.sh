@@ -7,6 +7,7 @@
 set -u
 mr=$1
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/servers.sh"
 shots=${SHOTS:-$here/../../build/test-logs/screenshots}
 chromium=${CHROMIUM:-/usr/bin/chromium}
 for need in node python3 "$chromium"; do
@@ -51,32 +52,11 @@ awk -F, 'NR > 1 && NR <= 4 && $3 != "" { print $1, $3 }' "$tmp/gen/links.csv" >"
 while read -r movie tmdb; do
     printf '{"id":%s,"poster_path":"/poster.png"}' "$tmdb" >"$T/movie/$tmdb"
 done <"$tmp/with-poster"
-python3 -u -m http.server --bind 127.0.0.1 0 --directory "$T" >"$tmp/fake.out" 2>"$tmp/fake.log" &
-fake=$!
-i=0
-while ! grep -q "port" "$tmp/fake.out" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -le 100 ] && kill -0 "$fake" 2>/dev/null ||
-        { echo "the fake TMDB did not start"; cat "$tmp/fake.out" "$tmp/fake.log"; exit 1; }
-    sleep 0.1
-done
-fport=$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$tmp/fake.out" | head -n 1)
+fake_tmdb_start "$T" "$tmp/fake"
 
-MOVIEREC_TMDB_KEY=browser-test-key "$mr" --home "$H" serve --port 0 --threads 4 --web "$here/../../web" \
-    --tmdb-api "http://127.0.0.1:$fport" --tmdb-images "http://127.0.0.1:$fport/img" \
-    >"$tmp/serve.out" 2>"$tmp/serve.err" &
-pid=$!
-i=0
-while ! grep -q "serving http" "$tmp/serve.out" 2>/dev/null; do
-    i=$((i + 1))
-    if [ $i -gt 300 ] || ! kill -0 "$pid" 2>/dev/null; then
-        echo "the server did not start:"
-        cat "$tmp/serve.out" "$tmp/serve.err"
-        exit 1
-    fi
-    sleep 0.1
-done
-base=$(sed -n 's/.*serving \(http:[^ ]*\)\/ .*/\1/p' "$tmp/serve.out")
+serve_start "$tmp/serve" env MOVIEREC_TMDB_KEY=browser-test-key "$mr" --home "$H" serve --port 0 \
+    --threads 4 --web "$here/../../web" \
+    --tmdb-api "http://127.0.0.1:$fport" --tmdb-images "http://127.0.0.1:$fport/img"
 rm -rf "$shots"
 mkdir -p "$shots"
 echo "browser tests against $base; screenshots in $shots"
