@@ -240,10 +240,47 @@ static void test_matmul_forward_vs_naive(void **state)
         }
 }
 
-/* The ranker's head: the packed AVX2 kernel against the naive loops and
- * both against the layers built from matmul_forward_naive and relu, on
- * shapes with every remainder (B past and short of the tile of 6, H2 past
- * and short of the panel of 16, odd H1), rows repeated and in any order. */
+/* The ranker's head: the packed kernel (AVX2 where built) against the
+ * naive loops, and the naive loops against the layers built from
+ * matmul_forward_naive and relu, for one shape with rows repeated and in any order. */
+static void check_head(int B, int H1, int H2, int V, uint64_t *s)
+{
+    float *u = fbuf((size_t)H1), *m = fbuf((size_t)V * H1), *w2 = fbuf((size_t)H2 * H1);
+    float *b2 = fbuf((size_t)H2), *wo = fbuf((size_t)H2), bo = 0.25f;
+    float *w2p = fbuf(nn_head_packed_floats(H1, H2)), *work = fbuf((size_t)6 * H1);
+    float *got = fbuf((size_t)B), *want = fbuf((size_t)B);
+    float *layers = fbuf((size_t)B), *h1 = fbuf((size_t)B * H1), *h2 = fbuf((size_t)B * H2);
+    int *rows = talloc((size_t)B * sizeof(int));
+    char what[80];
+    fill(u, (size_t)H1, -1, 1, s);
+    fill(m, (size_t)V * H1, -1, 1, s);
+    fill(w2, (size_t)H2 * H1, -0.5f, 0.5f, s);
+    fill(b2, (size_t)H2, -0.5f, 0.5f, s);
+    fill(wo, (size_t)H2, -1, 1, s);
+    for (int b = 0; b < B; b++)
+        rows[b] = (int)(nn_rng_next(s) % (uint64_t)V);
+    for (int b = 0; b < B; b++)
+        got[b] = NAN; /* overwritten, never read */
+    nn_head_pack(w2p, w2, H1, H2);
+    nn_head_forward(got, work, u, m, rows, w2p, b2, wo, bo, B, H1, H2);
+    nn_head_forward_naive(want, u, m, rows, w2, b2, wo, bo, B, H1, H2);
+    snprintf(what, sizeof(what), "nn_head_forward B=%d H1=%d H2=%d", B, H1, H2);
+    check_close(what, got, want, (size_t)B, 1e-5, 1e-5 * H1);
+    /* the reference against the layers one by one */
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < H1; k++)
+            h1[(size_t)b * H1 + k] = u[k] + m[(size_t)rows[b] * H1 + k];
+    relu_forward(h1, h1, (size_t)B * H1);
+    matmul_forward_naive(h2, h1, w2, b2, B, H1, H2);
+    relu_forward(h2, h2, (size_t)B * H2);
+    matmul_forward_naive(layers, h2, wo, &bo, B, H2, 1);
+    check_close("nn_head_forward_naive", want, layers, (size_t)B, 1e-5, 1e-5 * H1);
+    free_all(NULL);
+}
+
+/* Shapes with every remainder: B = 1 .. 13 (last tiles of 1 to 6
+ * candidates, one tile and two) and past, H2 past and short of the panel
+ * of 16, odd H1. */
 static void test_head_vs_naive(void **state)
 {
     static const int sizes[][4] = {/* B, H1, H2, V */
@@ -252,40 +289,10 @@ static void test_head_vs_naive(void **state)
                                    {200, 256, 128, 300}, {2, 64, 15, 3}};
     uint64_t s = 77;
     (void)state;
-    for (size_t si = 0; si < sizeof(sizes) / sizeof(*sizes); si++) {
-        int B = sizes[si][0], H1 = sizes[si][1], H2 = sizes[si][2], V = sizes[si][3];
-        float *u = fbuf((size_t)H1), *m = fbuf((size_t)V * H1), *w2 = fbuf((size_t)H2 * H1);
-        float *b2 = fbuf((size_t)H2), *wo = fbuf((size_t)H2), bo = 0.25f;
-        float *w2p = fbuf(nn_head_packed_floats(H1, H2)), *work = fbuf((size_t)6 * H1);
-        float *got = fbuf((size_t)B), *want = fbuf((size_t)B), *layers = fbuf((size_t)B);
-        float *h1 = fbuf((size_t)B * H1), *h2 = fbuf((size_t)B * H2);
-        int *rows = talloc((size_t)B * sizeof(int));
-        char what[80];
-        fill(u, (size_t)H1, -1, 1, &s);
-        fill(m, (size_t)V * H1, -1, 1, &s);
-        fill(w2, (size_t)H2 * H1, -0.5f, 0.5f, &s);
-        fill(b2, (size_t)H2, -0.5f, 0.5f, &s);
-        fill(wo, (size_t)H2, -1, 1, &s);
-        for (int b = 0; b < B; b++)
-            rows[b] = (int)(nn_rng_next(&s) % (uint64_t)V);
-        for (int b = 0; b < B; b++)
-            got[b] = NAN; /* overwritten, never read */
-        nn_head_pack(w2p, w2, H1, H2);
-        nn_head_forward(got, work, u, m, rows, w2p, b2, wo, bo, B, H1, H2);
-        nn_head_forward_naive(want, u, m, rows, w2, b2, wo, bo, B, H1, H2);
-        snprintf(what, sizeof(what), "nn_head_forward B=%d H1=%d H2=%d", B, H1, H2);
-        check_close(what, got, want, (size_t)B, 1e-5, 1e-5 * H1);
-        /* the reference against the layers one by one */
-        for (int b = 0; b < B; b++)
-            for (int k = 0; k < H1; k++)
-                h1[(size_t)b * H1 + k] = u[k] + m[(size_t)rows[b] * H1 + k];
-        relu_forward(h1, h1, (size_t)B * H1);
-        matmul_forward_naive(h2, h1, w2, b2, B, H1, H2);
-        relu_forward(h2, h2, (size_t)B * H2);
-        matmul_forward_naive(layers, h2, wo, &bo, B, H2, 1);
-        check_close("nn_head_forward_naive", want, layers, (size_t)B, 1e-5, 1e-5 * H1);
-        free_all(NULL);
-    }
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(*sizes); si++)
+        check_head(sizes[si][0], sizes[si][1], sizes[si][2], sizes[si][3], &s);
+    for (int B = 1; B <= 13; B++)
+        check_head(B, 19, 33, 23, &s);
 }
 
 static void test_matmul_backward_vs_naive(void **state)
