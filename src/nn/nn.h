@@ -107,6 +107,13 @@ void nn_head_forward(float *logit /* (B,) */, float *work /* (6, H1) */,
                      const int *rows /* (B,) in [0, V) */, const float *w2p /* packed */,
                      const float *b2 /* (H2,) */, const float *wo /* (H2,) */, float bo, int B,
                      int H1, int H2);
+/* The same in plain C on every build (what nn_head_forward runs without
+ * AVX2/FMA), so tests check both kernels wherever they run. */
+void nn_head_forward_ref(float *logit /* (B,) */, float *work /* (6, H1) */,
+                         const float *u /* (H1,) */, const float *m /* (V, H1) */,
+                         const int *rows /* (B,) in [0, V) */, const float *w2p /* packed */,
+                         const float *b2 /* (H2,) */, const float *wo /* (H2,) */, float bo,
+                         int B, int H1, int H2);
 /* The reference: unpacked W2, double sums. */
 void nn_head_forward_naive(float *logit /* (B,) */, const float *u /* (H1,) */,
                            const float *m /* (V, H1) */, const int *rows /* (B,) */,

@@ -11,7 +11,9 @@
  * applied to the registers, so h2 never goes to memory. W2 is read from
  * the packed copy (ceil(H2 / 16), H1, 16): 16 consecutive floats per k,
  * where W2 (H2, H1) itself would be a strided column. The plain C path
- * (no AVX2/FMA) runs the same loops over the same layout.
+ * (head_panels_ref: nn_head_forward without AVX2/FMA, and
+ * nn_head_forward_ref on every build, for tests) runs the same loops over
+ * the same layout.
  */
 #include "nn.h"
 
@@ -114,8 +116,8 @@ head_tile(float *acc, const float *x, const float *wp, const float *bp, const fl
     }
 }
 
-static void head_panels(float *acc, const float *x, const float *w2p, const float *b2,
-                        const float *wo, int R, int H1, int H2)
+static void head_panels_avx2(float *acc, const float *x, const float *w2p, const float *b2,
+                             const float *wo, int R, int H1, int H2)
 {
     for (int p0 = 0; p0 < H2; p0 += HEAD_P) {
         float bp[HEAD_P] = {0}, op[HEAD_P] = {0}; /* zero past H2 */
@@ -133,9 +135,11 @@ static void head_panels(float *acc, const float *x, const float *w2p, const floa
         }
     }
 }
-#else
-static void head_panels(float *acc, const float *x, const float *w2p, const float *b2,
-                        const float *wo, int R, int H1, int H2)
+#endif
+
+/* head_panels_avx2 in plain C: acc (R, 8) by lane j % 8 of each panel */
+static void head_panels_ref(float *acc, const float *x, const float *w2p, const float *b2,
+                            const float *wo, int R, int H1, int H2)
 {
     for (int p0 = 0; p0 < H2; p0 += HEAD_P) {
         const float *wp = w2p + (size_t)p0 * H1;
@@ -151,11 +155,14 @@ static void head_panels(float *acc, const float *x, const float *w2p, const floa
         }
     }
 }
-#endif
 
-void nn_head_forward(float *logit, float *work, const float *u, const float *m, const int *rows,
-                     const float *w2p, const float *b2, const float *wo, float bo, int B, int H1,
-                     int H2)
+/* nn_head_forward with the panels by head_panels_avx2 (simd, where built)
+ * or head_panels_ref; inlined into each caller with simd a constant, so
+ * the test of simd is folded away */
+static inline __attribute__((always_inline)) void
+head_forward(float *logit, float *work, const float *u, const float *m, const int *rows,
+             const float *w2p, const float *b2, const float *wo, float bo, int B, int H1, int H2,
+             int simd)
 {
     if (B > 0)
         head_prefetch(m, rows, B < HEAD_R ? B : HEAD_R, H1);
@@ -166,10 +173,32 @@ void nn_head_forward(float *logit, float *work, const float *u, const float *m, 
         if (b0 + HEAD_R < B)
             head_prefetch(m, rows + b0 + HEAD_R,
                           B - b0 - HEAD_R < HEAD_R ? B - b0 - HEAD_R : HEAD_R, H1);
-        head_panels(acc, work, w2p, b2, wo, R, H1, H2);
+#if defined(__AVX2__) && defined(__FMA__)
+        if (simd)
+            head_panels_avx2(acc, work, w2p, b2, wo, R, H1, H2);
+        else
+            head_panels_ref(acc, work, w2p, b2, wo, R, H1, H2);
+#else
+        (void)simd;
+        head_panels_ref(acc, work, w2p, b2, wo, R, H1, H2);
+#endif
         for (int i = 0; i < R; i++) {
             const float *a = acc + i * 8;
             logit[b0 + i] = bo + (((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])));
         }
     }
+}
+
+void nn_head_forward(float *logit, float *work, const float *u, const float *m, const int *rows,
+                     const float *w2p, const float *b2, const float *wo, float bo, int B, int H1,
+                     int H2)
+{
+    head_forward(logit, work, u, m, rows, w2p, b2, wo, bo, B, H1, H2, 1);
+}
+
+void nn_head_forward_ref(float *logit, float *work, const float *u, const float *m,
+                         const int *rows, const float *w2p, const float *b2, const float *wo,
+                         float bo, int B, int H1, int H2)
+{
+    head_forward(logit, work, u, m, rows, w2p, b2, wo, bo, B, H1, H2, 0);
 }

@@ -240,15 +240,16 @@ static void test_matmul_forward_vs_naive(void **state)
         }
 }
 
-/* The ranker's head: the packed kernel (AVX2 where built) against the
- * naive loops, and the naive loops against the layers built from
- * matmul_forward_naive and relu, for one shape with rows repeated and in any order. */
+/* The ranker's head: the packed kernel (AVX2 where built) and its plain C
+ * path (nn_head_forward_ref, on every build) against the naive loops, and
+ * the naive loops against the layers built from matmul_forward_naive and
+ * relu, for one shape with rows repeated and in any order. */
 static void check_head(int B, int H1, int H2, int V, uint64_t *s)
 {
     float *u = fbuf((size_t)H1), *m = fbuf((size_t)V * H1), *w2 = fbuf((size_t)H2 * H1);
     float *b2 = fbuf((size_t)H2), *wo = fbuf((size_t)H2), bo = 0.25f;
     float *w2p = fbuf(nn_head_packed_floats(H1, H2)), *work = fbuf((size_t)6 * H1);
-    float *got = fbuf((size_t)B), *want = fbuf((size_t)B);
+    float *got = fbuf((size_t)B), *plain = fbuf((size_t)B), *want = fbuf((size_t)B);
     float *layers = fbuf((size_t)B), *h1 = fbuf((size_t)B * H1), *h2 = fbuf((size_t)B * H2);
     int *rows = talloc((size_t)B * sizeof(int));
     char what[80];
@@ -260,12 +261,15 @@ static void check_head(int B, int H1, int H2, int V, uint64_t *s)
     for (int b = 0; b < B; b++)
         rows[b] = (int)(nn_rng_next(s) % (uint64_t)V);
     for (int b = 0; b < B; b++)
-        got[b] = NAN; /* overwritten, never read */
+        got[b] = plain[b] = NAN; /* overwritten, never read */
     nn_head_pack(w2p, w2, H1, H2);
     nn_head_forward(got, work, u, m, rows, w2p, b2, wo, bo, B, H1, H2);
+    nn_head_forward_ref(plain, work, u, m, rows, w2p, b2, wo, bo, B, H1, H2);
     nn_head_forward_naive(want, u, m, rows, w2, b2, wo, bo, B, H1, H2);
     snprintf(what, sizeof(what), "nn_head_forward B=%d H1=%d H2=%d", B, H1, H2);
     check_close(what, got, want, (size_t)B, 1e-5, 1e-5 * H1);
+    snprintf(what, sizeof(what), "nn_head_forward_ref B=%d H1=%d H2=%d", B, H1, H2);
+    check_close(what, plain, want, (size_t)B, 1e-5, 1e-5 * H1);
     /* the reference against the layers one by one */
     for (int b = 0; b < B; b++)
         for (int k = 0; k < H1; k++)
