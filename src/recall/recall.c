@@ -74,6 +74,8 @@ static void cand_swap(struct cand *a, struct cand *b)
 
 void recall_partial_sort(struct cand *a, int n, int k)
 {
+    if (k <= 0)
+        return;
     if (k > n)
         k = n;
     while (n > 16 && k > 0) {

@@ -50,7 +50,8 @@ void recall_heap_sort(struct cand *heap, int n);
  * after them in no order: a quicksort that leaves the parts past k
  * unsorted, comparisons inline (recall_heap_sort is qsort, a call per
  * comparison). Movies must be distinct (equal candidates would come in
- * no set order; recall_heap_sort keeps them as they were). */
+ * no set order; recall_heap_sort keeps them as they were). k <= 0 leaves
+ * a as it is. */
 void recall_partial_sort(struct cand *a, int n, int k);
 
 #endif

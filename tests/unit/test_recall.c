@@ -130,6 +130,26 @@ static void test_partial_sort(void **state)
             }
 }
 
+/* k <= 0 asks for nothing: recall_partial_sort leaves a as it is (it
+ * used to insertion-sort all of it, O(n^2)). */
+static void test_partial_sort_k0(void **state)
+{
+    (void)state;
+    const int n = 100000;
+    struct cand *a = malloc((size_t)n * sizeof(*a)), *b = malloc((size_t)n * sizeof(*b));
+    uint64_t st = 5;
+    assert_true(a && b);
+    for (int i = 0; i < n; i++)
+        a[i] = (struct cand){(int)((i * 7919L) % n), (float)(nn_rng_next(&st) % 1000), i};
+    memcpy(b, a, (size_t)n * sizeof(*a));
+    for (int k = -3; k <= 0; k += 3) {
+        recall_partial_sort(a, n, k);
+        assert_memory_equal(a, b, (size_t)n * sizeof(*a));
+    }
+    free(a);
+    free(b);
+}
+
 /* itemcf_recommend on random data (hundreds of hits, so its sort runs
  * past insertion sort) against the dense sum it stands for: every movie's
  * weighted similarities summed in liked order, because = the liked movie
@@ -615,6 +635,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topk),       cmocka_unit_test(test_partial_sort),
+        cmocka_unit_test(test_partial_sort_k0),
         cmocka_unit_test(test_popularity), cmocka_unit_test(test_itemcf),
         cmocka_unit_test(test_itemcf_random), cmocka_unit_test(test_cholesky),
         cmocka_unit_test(test_als),        cmocka_unit_test(test_empty),
