@@ -78,7 +78,7 @@ void recall_partial_sort(struct cand *a, int n, int k)
         return;
     if (k > n)
         k = n;
-    while (n > 16 && k > 0) {
+    while (n > 16) {
         /* the median of a[0], a[mid], a[n - 1] as pivot, at a[n - 1] */
         int mid = n / 2, st = 0;
         if (cand_better(&a[mid], &a[0]))
@@ -91,11 +91,22 @@ void recall_partial_sort(struct cand *a, int n, int k)
             if (cand_better(&a[i], &a[n - 1]))
                 cand_swap(&a[i], &a[st++]);
         cand_swap(&a[n - 1], &a[st]); /* a[0, st) before the pivot at st, the rest after */
-        if (st + 1 < k)
+        if (st + 1 >= k) { /* only the part before the pivot: its best k */
+            n = st;
+            if (k > n)
+                k = n;
+        } else if (st < n - st - 1) {
+            /* both: all of a[0, st) and the best k - st - 1 after the
+             * pivot; recurse into the smaller part and loop on the larger,
+             * so the stack stays O(log n) deep on any input */
+            recall_partial_sort(a, st, st);
+            a += st + 1;
+            n -= st + 1;
+            k -= st + 1;
+        } else {
             recall_partial_sort(a + st + 1, n - st - 1, k - st - 1);
-        n = st; /* then the part before the pivot */
-        if (k > n)
-            k = n;
+            n = k = st;
+        }
     }
     for (int i = 1; i < n; i++) { /* insertion sort of a short part */
         struct cand c = a[i];

@@ -51,7 +51,8 @@ void recall_heap_sort(struct cand *heap, int n);
  * unsorted, comparisons inline (recall_heap_sort is qsort, a call per
  * comparison). Movies must be distinct (equal candidates would come in
  * no set order; recall_heap_sort keeps them as they were). k <= 0 leaves
- * a as it is. */
+ * a as it is. O(n + k log k) time on most inputs, O(n^2) at worst (a
+ * median of three is still a guess); O(log n) stack on any. */
 void recall_partial_sort(struct cand *a, int n, int k);
 
 #endif

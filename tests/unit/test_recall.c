@@ -9,6 +9,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "../../src/model/dataset.h"
@@ -146,6 +147,78 @@ static void test_partial_sort_k0(void **state)
         recall_partial_sort(a, n, k);
         assert_memory_equal(a, b, (size_t)n * sizeof(*a));
     }
+    free(a);
+    free(b);
+}
+
+struct sort_job {
+    struct cand *a;
+    int n, k;
+};
+
+static void *sort_job_run(void *p)
+{
+    struct sort_job *j = p;
+    recall_partial_sort(j->a, j->n, j->k);
+    return NULL;
+}
+
+/* recall_partial_sort(a, n, k) on a thread with a 256 KiB stack: room
+ * for O(log n) frames, far too little for one frame per element */
+static void partial_sort_small_stack(struct cand *a, int n, int k)
+{
+    struct sort_job j = {a, n, k};
+    pthread_attr_t at;
+    pthread_t t;
+    assert_int_equal(pthread_attr_init(&at), 0);
+    assert_int_equal(pthread_attr_setstacksize(&at, 256 * 1024), 0);
+    assert_int_equal(pthread_create(&t, &at, sort_job_run, &j), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    pthread_attr_destroy(&at);
+}
+
+/* Inputs a median-of-three quicksort handles worst, on a small stack:
+ * 100k candidates already in order, reversed, all of one score (movies
+ * reversed and shuffled), an organ pipe; and at 12k (the time is O(n^2)
+ * there) McIlroy's adversary for this partition: one score, movies
+ * 0, 3, 2, 5, 4, ... with 1 last, which makes every pivot the second
+ * best, so recursing after the pivot went one frame per two elements
+ * deep (and overflowed this stack). Each against recall_heap_sort. */
+static void test_partial_sort_adversarial(void **state)
+{
+    (void)state;
+    const int big = 100000, ks[] = {10, big};
+    struct cand *a = malloc((size_t)big * sizeof(*a)), *b = malloc((size_t)big * sizeof(*b));
+    assert_true(a && b);
+    for (int pat = 0; pat < 5; pat++)
+        for (size_t ki = 0; ki < sizeof(ks) / sizeof(*ks) + (pat == 4); ki++) {
+            int n = pat == 4 ? 12000 : big, k = ki < 2 ? ks[ki] : n / 2, kk = k < n ? k : n;
+            for (int i = 0; i < n; i++) {
+                int m = i;
+                float sc = 1.0f;
+                if (pat == 0)
+                    sc = (float)(n - i);
+                else if (pat == 1)
+                    sc = (float)i;
+                else if (pat == 2)
+                    m = ki ? n - 1 - i : (int)((i * 7919L) % n);
+                else if (pat == 3)
+                    sc = (float)(i < n / 2 ? i : n - i);
+                else
+                    m = i == 0 ? 0 : i == n - 1 ? 1 : i % 2 ? i + 2 : i;
+                a[i] = (struct cand){m, sc, i};
+            }
+            memcpy(b, a, (size_t)n * sizeof(*a));
+            partial_sort_small_stack(a, n, k);
+            recall_heap_sort(b, n);
+            for (int i = 0; i < kk; i++) {
+                assert_int_equal(a[i].movie, b[i].movie);
+                assert_int_equal(a[i].because, b[i].because);
+            }
+            recall_heap_sort(a + kk, n - kk); /* the rest: the same set */
+            for (int i = kk; i < n; i++)
+                assert_int_equal(a[i].movie, b[i].movie);
+        }
     free(a);
     free(b);
 }
@@ -635,7 +708,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topk),       cmocka_unit_test(test_partial_sort),
-        cmocka_unit_test(test_partial_sort_k0),
+        cmocka_unit_test(test_partial_sort_k0), cmocka_unit_test(test_partial_sort_adversarial),
         cmocka_unit_test(test_popularity), cmocka_unit_test(test_itemcf),
         cmocka_unit_test(test_itemcf_random), cmocka_unit_test(test_cholesky),
         cmocka_unit_test(test_als),        cmocka_unit_test(test_empty),
