@@ -720,7 +720,7 @@ static void scan_avx2(const struct qindex *qx, const struct scratch *s, const ui
         sl.bufcap = qx->n + 1;
     sl.worst = sample_worst(qx, s, cap);
     scan_pass(qx, s, exclude, skip, &sl);
-    if (sl.n < cap && sl.worst > -INFINITY) {
+    if (sl.n < cap && sl.worst != -INFINITY) { /* a NaN threshold passed nothing: again */
         sl.n = 0;
         sl.worst = -INFINITY;
         scan_pass(qx, s, exclude, skip, &sl);
