@@ -713,17 +713,21 @@ static float sample_worst(const struct qindex *qx, const struct scratch *s, int 
  * excluded), again from -inf: the same rows either way. The best cap
  * rows end in s->heap[0 .. *got), in no order. */
 static void scan_avx2(const struct qindex *qx, const struct scratch *s, const uint8_t *exclude,
-                      int skip, int cap, int *got)
+                      int skip, int cap, int *got, struct qindex_stats *st)
 {
     struct sel sl = {s->heap, 0, cap, cap + QX_SPILL, -INFINITY};
     if (sl.bufcap > qx->n) /* every row fits: one selection at the end */
         sl.bufcap = qx->n + 1;
     sl.worst = sample_worst(qx, s, cap);
+    if (st)
+        st->threshold = sl.worst;
     scan_pass(qx, s, exclude, skip, &sl);
     if (sl.n < cap && sl.worst != -INFINITY) { /* a NaN threshold passed nothing: again */
         sl.n = 0;
         sl.worst = -INFINITY;
         scan_pass(qx, s, exclude, skip, &sl);
+        if (st)
+            st->passes = 2;
     }
     if (sl.n > cap)
         sel_full(&sl);
@@ -738,17 +742,23 @@ float qindex_project(const struct qindex *qx, const float *query, float *out)
     return dot_f32(qx->mean, query, qx->dim);
 }
 
-/* qindex_topk, with step 2 by scan_avx2 (simd, where built) or scan_ref */
+/* qindex_topk, with step 2 by scan_avx2 (simd, where built) or scan_ref;
+ * st (or NULL): what the scan did */
 static int topk(const struct qindex *qx, const float *query, const uint8_t *exclude, int skip,
-                int k, int rescore, struct cand *out, void *scratch, int simd)
+                int k, int rescore, struct cand *out, void *scratch, int simd,
+                struct qindex_stats *st)
 {
     struct scratch s;
     int got = 0, cap;
 
     int exact = rescore >= 0;
 
+    if (st)
+        *st = (struct qindex_stats){0, -INFINITY};
     if (k < 1 || qx->n < 1)
         return 0;
+    if (st)
+        st->passes = 1; /* 2 where scan_avx2 scans again */
     if (rescore < 0)
         rescore = 0;
     cap = k > qx->n - rescore ? qx->n : k + rescore;
@@ -770,7 +780,7 @@ static int topk(const struct qindex *qx, const float *query, const uint8_t *excl
     /* 2. scan: approx (n,) = (qb . xq) * scale into the heap */
 #ifdef __AVX2__
     if (simd)
-        scan_avx2(qx, &s, exclude, skip, cap, &got);
+        scan_avx2(qx, &s, exclude, skip, cap, &got, st);
     else
         scan_ref(qx, &s, exclude, skip, cap, &got);
 #else
@@ -792,11 +802,18 @@ static int topk(const struct qindex *qx, const float *query, const uint8_t *excl
 int qindex_topk(const struct qindex *qx, const float *query, const uint8_t *exclude, int skip,
                 int k, int rescore, struct cand *out, void *scratch)
 {
-    return topk(qx, query, exclude, skip, k, rescore, out, scratch, 1);
+    return topk(qx, query, exclude, skip, k, rescore, out, scratch, 1, NULL);
+}
+
+int qindex_topk_stats(const struct qindex *qx, const float *query, const uint8_t *exclude,
+                      int skip, int k, int rescore, struct cand *out, void *scratch,
+                      struct qindex_stats *st)
+{
+    return topk(qx, query, exclude, skip, k, rescore, out, scratch, 1, st);
 }
 
 int qindex_topk_ref(const struct qindex *qx, const float *query, const uint8_t *exclude,
                     int skip, int k, int rescore, struct cand *out, void *scratch)
 {
-    return topk(qx, query, exclude, skip, k, rescore, out, scratch, 0);
+    return topk(qx, query, exclude, skip, k, rescore, out, scratch, 0, NULL);
 }

@@ -102,6 +102,19 @@ int qindex_topk(const struct qindex *qx, const float *query, const uint8_t *excl
 int qindex_topk_ref(const struct qindex *qx, const float *query, const uint8_t *exclude,
                     int skip, int k, int rescore, struct cand *out, void *scratch);
 
+/* What one query's scan did (tests). The AVX2 scan starts from a
+ * threshold a sample of the table gives and scans again from -inf when
+ * fewer than k + rescore rows passed it. */
+struct qindex_stats {
+    int passes;      /* scans of the table: 1, or 2 when it scanned again; 0: none (k < 1, n < 1) */
+    float threshold; /* where the first scan started; -inf: from the start (the sample too
+                      * small, or the plain C scan of a build without AVX2) */
+};
+/* qindex_topk, and *st = what its scan did. */
+int qindex_topk_stats(const struct qindex *qx, const float *query, const uint8_t *exclude,
+                      int skip, int k, int rescore, struct cand *out, void *scratch,
+                      struct qindex_stats *st);
+
 /* ---- the int8 kernel, exposed for tests and benchmarks ---- */
 
 /* The blocked layout of the table, nblk = ceil(nrows / 8) blocks:

@@ -680,7 +680,8 @@ static void test_topk_matches_ref(void **state)
  * and scans again from -inf when fewer than k rows pass it: with the
  * best 600 rows excluded (every row above that threshold), the second
  * pass must give what the reference gives; with half of them excluded,
- * the first. */
+ * the first. qindex_topk_stats says which ran (without AVX2: one plain
+ * scan from -inf), and a table too small to sample starts from -inf. */
 static void test_topk_sample_fallback(void **state)
 {
     (void)state;
@@ -701,8 +702,16 @@ static void test_topk_sample_fallback(void **state)
             ex[b[i].movie] = !half || i % 2;
         for (int ki = 0; ki < 4; ki++)
             for (int rescore = -1; rescore <= 32; rescore += 33) {
-                int ga = qindex_topk(&qx, query, ex, 5, ks[ki], rescore, a, sa);
+                struct qindex_stats st;
+                int ga = qindex_topk_stats(&qx, query, ex, 5, ks[ki], rescore, a, sa, &st);
                 int gb = qindex_topk_ref(&qx, query, ex, 5, ks[ki], rescore, a + 300, sb);
+#ifdef __AVX2__
+                assert_true(isfinite(st.threshold));
+                assert_int_equal(st.passes, half ? 1 : 2);
+#else
+                assert_true(st.threshold == -INFINITY);
+                assert_int_equal(st.passes, 1);
+#endif
                 assert_int_equal(ga, ks[ki]);
                 assert_int_equal(ga, gb);
                 for (int i = 0; i < ga; i++) {
@@ -713,8 +722,19 @@ static void test_topk_sample_fallback(void **state)
             }
         assert_int_equal(qindex_topk_ref(&qx, query, NULL, -1, 600, -1, b, sb), 600);
     }
+    struct qindex_stats st;
+    assert_int_equal(qindex_topk_stats(&qx, query, NULL, -1, 0, 32, a, sa, &st), 0);
+    assert_int_equal(st.passes, 0); /* k < 1: no scan */
     free(sa);
     free(sb);
+    qindex_free(&qx);
+    /* 100 rows: a sample of one block in 16 is too small */
+    assert_int_equal(qindex_build(&qx, v, 100, dim, &err), 0);
+    sa = scratch_for(&qx);
+    assert_int_equal(qindex_topk_stats(&qx, query, NULL, -1, 10, 32, a, sa, &st), 10);
+    assert_int_equal(st.passes, 1);
+    assert_true(st.threshold == -INFINITY);
+    free(sa);
     qindex_free(&qx);
     free(v);
     free(query);
