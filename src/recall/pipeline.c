@@ -142,7 +142,7 @@ int recommender_init(struct recommender *r, const struct model *m, const struct 
         (rc = qindex_build_reduced(&r->embx, r->emb.vec, r->n, r->emb.dim, REC_SCAN_RANK, err)))
         goto fail;
     r->gram = malloc((size_t)b->als.f * b->als.f * sizeof(float));
-    r->logpop = malloc((size_t)r->n * sizeof(float));
+    r->logpop = malloc(((size_t)r->n + 1) * sizeof(float)); /* + 1: never malloc(0) */
     if (!r->gram || !r->logpop)
         goto nomem;
     for (int i = 0; i < r->n; i++)
