@@ -8,12 +8,14 @@
  * `struct cand` that the caller owns. Movies are indexes into the dataset's
  * movie table (row 0 is the unknown movie and is scored like any other).
  *
- * Order everywhere: score descending, ties by the lower movie index, so
- * results do not depend on thread timing or on the order of input.
+ * Order everywhere: score descending, ties by the lower movie index, NaN
+ * scores last, so results do not depend on thread timing or on the order
+ * of input.
  */
 #ifndef MOVIEREC_RECALL_H
 #define MOVIEREC_RECALL_H
 
+#include <math.h>
 #include <stdint.h>
 
 /* One candidate. `because` is the movie that most explains it (item-CF:
@@ -25,10 +27,19 @@ struct cand {
     int because;
 };
 
-/* 1 when a ranks before b: higher score, or equal score and lower movie. */
+/* 1 when a ranks before b: higher score, or equal score and lower movie.
+ * A NaN score ranks below every number, NaNs among themselves by movie,
+ * so the order is total whatever the scores (sorts and selections then
+ * agree however their input came). */
 static inline int cand_better(const struct cand *a, const struct cand *b)
 {
-    return a->score > b->score || (a->score == b->score && a->movie < b->movie);
+    if (a->score > b->score)
+        return 1;
+    if (a->score < b->score)
+        return 0;
+    if (a->score == b->score)
+        return a->movie < b->movie;
+    return isnan(b->score) && (!isnan(a->score) || a->movie < b->movie); /* a or b NaN */
 }
 
 /* ---- top-k over a dense score array ---- */

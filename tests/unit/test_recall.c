@@ -131,6 +131,53 @@ static void test_partial_sort(void **state)
             }
 }
 
+/* NaN scores rank below every number, among themselves by movie: the
+ * heap, qsort and the partial sort then agree whatever order the input
+ * came in (with NaN unordered they did not). 2000 candidates, one in
+ * five NaN, scores tied in tens, shuffled three ways. */
+static void test_nan_order(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    static struct cand in[N], a[N], b[N], h[N];
+    const int mult[] = {1, 7919, 1999};
+    uint64_t st = 21;
+    float sc[N];
+    struct cand nan1 = {5, NAN, -1}, nan2 = {9, NAN, -1}, one = {100, 1.0f, -1};
+    assert_true(cand_better(&one, &nan1) && !cand_better(&nan1, &one));
+    assert_true(cand_better(&nan1, &nan2) && !cand_better(&nan2, &nan1));
+    assert_false(cand_better(&nan1, &nan1));
+    for (int m = 0; m < N; m++)
+        sc[m] = nn_rng_next(&st) % 5 == 0 ? NAN : (float)(nn_rng_next(&st) % 200) - 100.0f;
+    for (int pi = 0; pi < 3; pi++) {
+        for (int i = 0; i < N; i++) {
+            int m = (int)((i * (long)mult[pi]) % N);
+            in[i] = (struct cand){m, sc[m], -1};
+        }
+        memcpy(a, in, sizeof(in));
+        memcpy(b, in, sizeof(in));
+        recall_heap_sort(a, N);
+        recall_partial_sort(b, N, N);
+        int nh = 0;
+        for (int i = 0; i < N; i++)
+            recall_heap_push(h, &nh, 300, in[i]);
+        recall_heap_sort(h, nh);
+        assert_int_equal(nh, 300);
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(a[i].movie, b[i].movie);
+            if (i < 300)
+                assert_int_equal(a[i].movie, h[i].movie);
+            if (i > 0) { /* numbers descending, then the NaNs by movie */
+                assert_true(cand_better(&a[i - 1], &a[i]));
+                assert_false(isnan(a[i - 1].score) && !isnan(a[i].score));
+                if (isnan(a[i - 1].score))
+                    assert_true(a[i - 1].movie < a[i].movie);
+            }
+        }
+        assert_true(isnan(a[N - 1].score));
+    }
+}
+
 /* k <= 0 asks for nothing: recall_partial_sort leaves a as it is (it
  * used to insertion-sort all of it, O(n^2)). */
 static void test_partial_sort_k0(void **state)
@@ -708,7 +755,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topk),       cmocka_unit_test(test_partial_sort),
-        cmocka_unit_test(test_partial_sort_k0), cmocka_unit_test(test_partial_sort_adversarial),
+        cmocka_unit_test(test_nan_order),       cmocka_unit_test(test_partial_sort_k0), cmocka_unit_test(test_partial_sort_adversarial),
         cmocka_unit_test(test_popularity), cmocka_unit_test(test_itemcf),
         cmocka_unit_test(test_itemcf_random), cmocka_unit_test(test_cholesky),
         cmocka_unit_test(test_als),        cmocka_unit_test(test_empty),
