@@ -42,7 +42,8 @@ static void help(void)
            "options:\n"
            "  --port N             TCP port (default 8080; 0: any free one)\n"
            "  --bind ADDR          address to listen on (default 127.0.0.1)\n"
-           "  --threads N          request threads (default 8)\n"
+           "  --threads N          request threads (default 8); a quarter of them (1 to 4)\n"
+           "                       may fetch posters from TMDB at once\n"
            "  --reload-interval S  look for new models every S seconds (default 5; 0: only\n"
            "                       on SIGHUP)\n"
            "  --access-log FILE    one line per request (default <home>/logs/access.log;\n"
@@ -226,6 +227,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
     ao.tmdb_key = key;
     ao.tmdb_api = tmdb_api;
     ao.tmdb_images = tmdb_images;
+    ao.poster_fetches = poster_max_fetches((int)threads); /* a fetch holds a thread */
     open_rc = app_open(&a, c->home, &ao, &err);
     explicit_bzero(key_buf, sizeof(key_buf)); /* the poster cache has its copy */
     if (open_rc) {

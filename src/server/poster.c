@@ -270,6 +270,12 @@ void poster_opts_default(struct poster_opts *o)
     o->total_ms = 8000;
 }
 
+int poster_max_fetches(int threads)
+{
+    int n = threads / 4;
+    return n < 1 ? 1 : n > 4 ? 4 : n;
+}
+
 static double mono_now(void)
 {
     struct timespec ts;
@@ -473,6 +479,7 @@ void poster_cache_stats(struct poster_cache *pc, struct poster_stats *st)
     st->failures = pc->failures;
     st->fetching = pc->fetching;
     pthread_mutex_unlock(&pc->mu);
+    st->max_fetches = pc->o.max_fetches;
     st->has_key = pc->key != NULL;
 }
 

@@ -74,7 +74,7 @@ struct poster_opts {
     const char *key;    /* TMDB key; NULL or "": nothing is fetched */
     const char *api;    /* NULL: POSTER_API_DEFAULT */
     const char *images; /* NULL: POSTER_IMAGES_DEFAULT */
-    int max_fetches;    /* at once; 0: 4 */
+    int max_fetches;    /* at once; 0: 4 (a server: poster_max_fetches) */
     int backoff_s;      /* no fetch this long after a failure; 0: 60 */
     long connect_ms;    /* 0: 3000 */
     long total_ms;      /* both requests of one poster together; 0: 8000 */
@@ -84,6 +84,11 @@ struct poster_opts {
     void *log_ctx;
 };
 void poster_opts_default(struct poster_opts *o);
+
+/* max_fetches for a server with `threads` request threads: a quarter of
+ * them, at least 1 and at most 4. A fetch holds its thread for up to
+ * total_ms, so a page of posters must leave the other threads free. */
+int poster_max_fetches(int threads);
 
 struct poster_cache;
 
@@ -125,6 +130,7 @@ struct poster_stats {
     long fetched;   /* of them, posters cached */
     long failures;  /* of them, network or HTTP failures (each starts a back-off) */
     int fetching;   /* now */
+    int max_fetches;
     int has_key;
 };
 void poster_cache_stats(struct poster_cache *pc, struct poster_stats *st);

@@ -142,6 +142,9 @@ stop_server
 export MOVIEREC_TMDB_KEY=v3testkey0123
 start_server --tmdb-api "$api" --tmdb-images "$api/img"
 grep -q "posters: on (TMDB v3 key" "$tmp/serve.err" || bad "the start does not say posters are on"
+# --threads 4: one fetch at a time, so a page of posters leaves three threads free
+grep -q "posters: on (TMDB v3 key; at most 1 fetch at once;" "$tmp/serve.err" ||
+    bad "--threads 4 does not cap the fetches at 1: $(grep posters "$tmp/serve.err")"
 grep -q "v3testkey0123" "$tmp/serve.out" "$tmp/serve.err" && bad "the key is in the server's output"
 [ "$(poster_url "$M_JPG")" = "$(purl "$M_JPG")" ] ||
     bad "key: poster_url of a movie with a TMDB id is not its poster route"

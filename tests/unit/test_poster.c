@@ -5,7 +5,8 @@
  * fetches against a small HTTP server on 127.0.0.1 in this process:
  * success (JPEG and PNG, cached atomically), no poster remembered, HTTP
  * and network failures backing off with one log line, the total time
- * limit, at most max_fetches at once, and many threads at once.
+ * limit, at most max_fetches at once (4, and 1 as `serve --threads 4`
+ * has), and many threads at once.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -332,8 +333,9 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static struct poster_cache *open_cache(const char *dir, const char *key, int port,
-                                       struct logbuf *lb, int backoff_s, long total_ms)
+static struct poster_cache *open_cache_n(const char *dir, const char *key, int port,
+                                         struct logbuf *lb, int backoff_s, long total_ms,
+                                         int max_fetches)
 {
     struct poster_cache *pc = NULL;
     struct poster_opts o;
@@ -347,11 +349,18 @@ static struct poster_cache *open_cache(const char *dir, const char *key, int por
     o.images = images;
     o.backoff_s = backoff_s;
     o.total_ms = total_ms;
+    o.max_fetches = max_fetches;
     o.log = log_line;
     o.log_ctx = lb;
     if (poster_cache_open(&pc, dir, &o, &err))
         fail_msg("poster_cache_open: %s", err.msg);
     return pc;
+}
+
+static struct poster_cache *open_cache(const char *dir, const char *key, int port,
+                                       struct logbuf *lb, int backoff_s, long total_ms)
+{
+    return open_cache_n(dir, key, port, lb, backoff_s, total_ms, 0);
 }
 
 static int file_equal(const char *path, const char *data, size_t n)
@@ -606,7 +615,8 @@ static void *get_main(void *p)
     return NULL;
 }
 
-static void test_at_most_four(void **state)
+/* n fetches held by a fake that does not answer: one more answers at once */
+static void at_most(int n)
 {
     char dir[4096];
     struct fake *f = fake_start();
@@ -618,11 +628,13 @@ static void test_at_most_four(void **state)
     struct getter g[4];
     pthread_t th[4];
     double t0;
-    (void)state;
+    assert_true(n >= 1 && n <= 4);
     tu_tmpdir(dir);
-    pc = open_cache(dir, "k", f->port, &lb, 60, 8000);
+    pc = open_cache_n(dir, "k", f->port, &lb, 60, 8000, n == 4 ? 0 : n); /* 0: the default, 4 */
+    poster_cache_stats(pc, &st);
+    assert_int_equal(st.max_fetches, n);
     atomic_store(&f->hold, 1);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         g[i] = (struct getter){pc, 10 + i, -1};
         assert_int_equal(pthread_create(&th[i], NULL, get_main, &g[i]), 0);
     }
@@ -630,9 +642,9 @@ static void test_at_most_four(void **state)
     do {
         poster_cache_stats(pc, &st);
         usleep(2000);
-    } while (st.fetching < 4 && now_s() - t0 < 5);
-    assert_int_equal(st.fetching, 4);
-    /* a fifth answers at once, without waiting for a slot */
+    } while (st.fetching < n && now_s() - t0 < 5);
+    assert_int_equal(st.fetching, n);
+    /* one more answers at once, without waiting for a slot */
     t0 = now_s();
     assert_int_equal(poster_cache_get(pc, 20, &img, &err), ERR_NOTFOUND);
     assert_non_null(strstr(err.msg, "too many"));
@@ -641,17 +653,41 @@ static void test_at_most_four(void **state)
     assert_true(now_s() - t0 < 0.5);
     assert_int_equal(poster_cache_state(pc, 20), POSTER_MAYBE);
     atomic_store(&f->hold, 0);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         pthread_join(th[i], NULL);
         assert_int_equal(g[i].rc, 0);
         assert_int_equal(poster_cache_state(pc, 10 + i), POSTER_CACHED);
     }
     poster_cache_stats(pc, &st);
-    assert_int_equal(st.fetches, 4);
+    assert_int_equal(st.fetches, n);
     assert_int_equal(st.fetching, 0);
     poster_cache_close(pc);
     fake_stop(f);
     tu_rmtree(dir);
+}
+
+static void test_at_most_four(void **state)
+{
+    (void)state;
+    at_most(4);
+}
+
+/* `serve --threads 4` fetches one at a time: three threads stay free */
+static void test_at_most_one(void **state)
+{
+    (void)state;
+    at_most(1);
+}
+
+static void test_max_fetches(void **state)
+{
+    static const int threads[] = {1, 2, 3, 4, 7, 8, 12, 16, 17, 64, 256};
+    static const int want[] = {1, 1, 1, 1, 1, 2, 3, 4, 4, 4, 4};
+    (void)state;
+    for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++)
+        if (poster_max_fetches(threads[i]) != want[i])
+            fail_msg("%d threads: %d fetches, wanted %d", threads[i],
+                     poster_max_fetches(threads[i]), want[i]);
 }
 
 /* many threads reading while others fetch and record */
@@ -716,7 +752,9 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_fetch),
         cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_max_fetches),
         cmocka_unit_test(test_at_most_four),
+        cmocka_unit_test(test_at_most_one),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
