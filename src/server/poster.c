@@ -500,29 +500,49 @@ static void cache_path(const struct poster_cache *pc, int64_t id, const char *ty
              !strcmp(type, "image/png") ? "png" : "jpg");
 }
 
-/* The cached file into img: 0, or -1 (gone, too large, not an image). */
+/* The cached file into img: 0; ERR_NOTFOUND when it is gone or its
+ * content is bad (empty, too large, not the image its name says), which
+ * the caller may forget; ERR_IO or ERR_NOMEM for any other failure (a
+ * file-descriptor limit, a read error), which says nothing of the file. */
 static int cache_read(struct poster_cache *pc, int64_t id, const char *type,
-                      struct poster_image *img)
+                      struct poster_image *img, struct error *err)
 {
     char path[4200];
     struct stat st;
     size_t got = 0;
-    int fd;
+    int fd, e;
 
     cache_path(pc, id, type, path, sizeof(path));
     fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-        st.st_size > POSTER_MAX_BYTES || !(img->data = malloc((size_t)st.st_size))) {
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return error_set(err, ERR_NOTFOUND, "the cached poster is gone");
+        return error_set(err, ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0) {
+        e = errno;
         close(fd);
-        return -1;
+        return error_set(err, ERR_IO, "cannot read '%s': %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > POSTER_MAX_BYTES) {
+        close(fd);
+        return error_set(err, ERR_NOTFOUND, "the cached poster is damaged");
+    }
+    if (!(img->data = malloc((size_t)st.st_size))) {
+        close(fd);
+        return error_set(err, ERR_NOMEM, "out of memory reading a poster");
     }
     while (got < (size_t)st.st_size) {
         ssize_t r = read(fd, img->data + got, (size_t)st.st_size - got);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
+        if (r < 0) {
+            e = errno;
+            close(fd);
+            poster_image_free(img);
+            return error_set(err, ERR_IO, "cannot read '%s': %s", path, strerror(e));
+        }
+        if (r == 0)
             break;
         got += (size_t)r;
     }
@@ -531,7 +551,7 @@ static int cache_read(struct poster_cache *pc, int64_t id, const char *type,
     img->type = poster_image_type(img->data, got);
     if (got != (size_t)st.st_size || !img->type || strcmp(img->type, type) != 0) {
         poster_image_free(img);
-        return -1;
+        return error_set(err, ERR_NOTFOUND, "the cached poster is damaged");
     }
     return 0;
 }
@@ -812,8 +832,9 @@ int poster_cache_get(struct poster_cache *pc, int64_t tmdb_id, struct poster_ima
     k = idmap_get(&pc->known, tmdb_id);
     pthread_rwlock_unlock(&pc->lk);
     if (k == ST_JPG || k == ST_PNG) {
-        if (cache_read(pc, tmdb_id, k == ST_JPG ? "image/jpeg" : "image/png", img) == 0)
-            return 0;
+        rc = cache_read(pc, tmdb_id, k == ST_JPG ? "image/jpeg" : "image/png", img, err);
+        if (rc != ERR_NOTFOUND)
+            return rc; /* 0; or ERR_IO, ERR_NOMEM: the file may be fine, keep it */
         know(pc, tmdb_id, ST_NONE); /* deleted or damaged: fetch it again */
     }
     if (k == ST_MISSING)

@@ -118,7 +118,9 @@ struct poster_image {
  * ERR_NOTFOUND, with why in err in words fit for a client ("TMDB has no
  * poster for this movie", "posters are not fetched: no TMDB key", "TMDB is
  * unreachable; trying again in 42 s", "too many posters being fetched"),
- * or ERR_NOMEM / ERR_IO. */
+ * or ERR_NOMEM / ERR_IO. A cached file that is gone or damaged is
+ * forgotten (and fetched again); one that cannot be read now (no file
+ * descriptor left, a read error) gives ERR_IO and stays cached. */
 int poster_cache_get(struct poster_cache *pc, int64_t tmdb_id, struct poster_image *img,
                      struct error *err);
 void poster_image_free(struct poster_image *img);

@@ -9,12 +9,14 @@
  * has), and many threads at once.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -425,6 +427,27 @@ static void test_folder_without_key(void **state)
     assert_int_equal(poster_cache_get(pc, 13, &img, &err), 0);
     assert_string_equal(img.type, "image/png");
     poster_image_free(&img);
+    /* a file that cannot be opened now (no descriptor left): ERR_IO, and
+     * it stays cached, for it may be fine */
+    {
+        struct rlimit was, low;
+        int fd = open("/dev/null", O_RDONLY);
+        assert_true(fd >= 0);
+        close(fd); /* the lowest free descriptor: the next open() would get it */
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+        low = was;
+        low.rlim_cur = (rlim_t)fd;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        err.msg[0] = '\0';
+        int rc = poster_cache_get(pc, 13, &img, &err);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+        assert_int_equal(rc, ERR_IO);
+        assert_non_null(strstr(err.msg, "13.png"));
+        assert_null(img.data);
+        assert_int_equal(poster_cache_state(pc, 13), POSTER_CACHED);
+        assert_int_equal(poster_cache_get(pc, 13, &img, &err), 0);
+        poster_image_free(&img);
+    }
     assert_int_equal(poster_cache_get(pc, 17, &img, &err), ERR_NOTFOUND);
     assert_null(img.data);
     assert_int_equal(poster_cache_state(pc, 17), POSTER_NONE); /* forgotten */
