@@ -3,8 +3,9 @@
  *
  * Two locks: `lk` (read-write) guards the in-memory sets that every movie
  * list reads; `mu` guards the fetch slots, the back-off and the counters.
- * Neither is held during a fetch or while reading a file, and the log
- * callback is called with neither held.
+ * `lk` may be taken while `mu` is held, never the other way round. Neither
+ * is held during a fetch or while reading a file, and the log callback is
+ * called with neither held.
  */
 #include "poster.h"
 
@@ -166,9 +167,20 @@ int poster_tmdb_request(const char *api, const char *key, int64_t tmdb_id, char 
 /* ------------------------------------------------------------------ */
 /* the cache                                                           */
 
-/* What the cache knows of an id: an open-addressing map, tmdb id ->
- * ST_*. Entries are never removed; a forgotten poster becomes ST_NONE. */
+/* What the cache knows of an id: an open-addressing map, tmdb id -> an
+ * entry, ST_* in its low two bits and above them a count of the id's
+ * changes (mod 64), so that a thread can tell whether an entry changed
+ * since it read it even when its state is the same (a damaged .jpg that
+ * another thread has just replaced by a fresh .jpg). Entries are never
+ * removed; a forgotten poster becomes ST_NONE. */
 enum { ST_NONE, ST_JPG, ST_PNG, ST_MISSING };
+#define ST(e) ((e) & 3)
+
+/* The entry that follows e when the id's state becomes st. */
+static int entry_next(int e, int st)
+{
+    return (((e & ~3) + 4) & 0xFC) | st;
+}
 
 struct idmap {
     int64_t *key;        /* (cap,) 0: empty */
@@ -236,12 +248,12 @@ static void idmap_free(struct idmap *m)
     memset(m, 0, sizeof(*m));
 }
 
-/* How many entries hold v. */
-static long idmap_count(const struct idmap *m, int v)
+/* How many entries are in state st. */
+static long idmap_count(const struct idmap *m, int st)
 {
     long n = 0;
     for (size_t i = 0; i < m->cap; i++)
-        n += m->key[i] && m->val[i] == v;
+        n += m->key[i] && ST(m->val[i]) == st;
     return n;
 }
 
@@ -453,7 +465,7 @@ enum poster_state poster_cache_state(struct poster_cache *pc, int64_t tmdb_id)
     if (!pc || tmdb_id <= 0)
         return POSTER_NONE;
     pthread_rwlock_rdlock(&pc->lk);
-    k = idmap_get(&pc->known, tmdb_id);
+    k = ST(idmap_get(&pc->known, tmdb_id));
     pthread_rwlock_unlock(&pc->lk);
     if (k == ST_JPG || k == ST_PNG)
         s = POSTER_CACHED;
@@ -812,15 +824,42 @@ static enum outcome fetch(struct poster_cache *pc, int64_t id, struct poster_ima
 static void know(struct poster_cache *pc, int64_t id, int st)
 {
     pthread_rwlock_wrlock(&pc->lk);
-    idmap_set(&pc->known, id, st);
+    idmap_set(&pc->known, id, entry_next(idmap_get(&pc->known, id), st));
     pthread_rwlock_unlock(&pc->lk);
+}
+
+/* id's entry (ST() gives its state) */
+static int known(struct poster_cache *pc, int64_t id)
+{
+    int e;
+    pthread_rwlock_rdlock(&pc->lk);
+    e = idmap_get(&pc->known, id);
+    pthread_rwlock_unlock(&pc->lk);
+    return e;
+}
+
+/* The cached poster of id, whose entry was e (ST_JPG or ST_PNG), into
+ * img: cache_read()'s answer. A file gone or damaged is forgotten, unless
+ * the entry has changed meanwhile (another thread has forgotten it, or
+ * fetched and recorded a fresh poster). */
+static int read_cached(struct poster_cache *pc, int64_t id, int e, struct poster_image *img,
+                       struct error *err)
+{
+    int rc = cache_read(pc, id, ST(e) == ST_JPG ? "image/jpeg" : "image/png", img, err);
+    if (rc == ERR_NOTFOUND) {
+        pthread_rwlock_wrlock(&pc->lk);
+        if (idmap_get(&pc->known, id) == e) /* idmap_set cannot fail: the id is there */
+            idmap_set(&pc->known, id, entry_next(e, ST_NONE));
+        pthread_rwlock_unlock(&pc->lk);
+    }
+    return rc; /* 0; or ERR_IO, ERR_NOMEM: the file may be fine, it stays */
 }
 
 int poster_cache_get(struct poster_cache *pc, int64_t tmdb_id, struct poster_image *img,
                      struct error *err)
 {
     char why[CURL_ERROR_SIZE + 128];
-    int k, slot = -1, log_backoff = 0, rc;
+    int e, slot = -1, log_backoff = 0, rc;
     struct error werr = {0};
     enum outcome r;
     double now;
@@ -828,21 +867,30 @@ int poster_cache_get(struct poster_cache *pc, int64_t tmdb_id, struct poster_ima
     memset(img, 0, sizeof(*img));
     if (!pc || tmdb_id <= 0)
         return error_set(err, ERR_NOTFOUND, "no TMDB id");
-    pthread_rwlock_rdlock(&pc->lk);
-    k = idmap_get(&pc->known, tmdb_id);
-    pthread_rwlock_unlock(&pc->lk);
-    if (k == ST_JPG || k == ST_PNG) {
-        rc = cache_read(pc, tmdb_id, k == ST_JPG ? "image/jpeg" : "image/png", img, err);
-        if (rc != ERR_NOTFOUND)
-            return rc; /* 0; or ERR_IO, ERR_NOMEM: the file may be fine, keep it */
-        know(pc, tmdb_id, ST_NONE); /* deleted or damaged: fetch it again */
+    e = known(pc, tmdb_id);
+    if (ST(e) == ST_JPG || ST(e) == ST_PNG) {
+        if ((rc = read_cached(pc, tmdb_id, e, img, err)) != ERR_NOTFOUND)
+            return rc;
+        /* deleted or damaged: fetch it again */
     }
-    if (k == ST_MISSING)
+    if (ST(e) == ST_MISSING)
         return error_set(err, ERR_NOTFOUND, "TMDB has no poster for this movie");
     if (!pc->key)
         return error_set(err, ERR_NOTFOUND, "posters are not fetched: no TMDB key");
 
     pthread_mutex_lock(&pc->mu);
+    /* Another thread may have finished this id since the look-up above:
+     * look again. A fetch records its outcome before it frees its slot,
+     * under mu, so what is read here is final unless a slot holds the id. */
+    e = known(pc, tmdb_id);
+    if (ST(e) != ST_NONE) {
+        pthread_mutex_unlock(&pc->mu);
+        if (ST(e) == ST_MISSING)
+            return error_set(err, ERR_NOTFOUND, "TMDB has no poster for this movie");
+        if ((rc = read_cached(pc, tmdb_id, e, img, err)) != ERR_NOTFOUND)
+            return rc;
+        return error_set(err, ERR_NOTFOUND, "this poster has just changed; try again");
+    }
     now = mono_now();
     if (now < pc->backoff_until) {
         int wait = (int)(pc->backoff_until - now) + 1;

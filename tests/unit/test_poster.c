@@ -6,7 +6,8 @@
  * success (JPEG and PNG, cached atomically), no poster remembered, HTTP
  * and network failures backing off with one log line, the total time
  * limit, at most max_fetches at once (4, and 1 as `serve --threads 4`
- * has), and many threads at once.
+ * has), many threads at once (no id fetched twice), and a damaged file
+ * found while another thread replaces it.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -155,6 +157,8 @@ struct fake {
     int fd, port;
     pthread_t th;
     atomic_int stop, hold, requests, bearer, api_key;
+    atomic_int all_ok;       /* every id has a poster: even ids a PNG, odd a JPEG */
+    atomic_int per_id[64];   /* GET /movie/<id> for each id < 64 */
     pthread_t conn[256];
     int nconn;
 };
@@ -205,7 +209,11 @@ static void *conn_main(void *p)
         usleep(5000);
     if (sscanf(path, "/movie/%ld", &id) == 1) {
         char body[128];
-        if (id == 2)
+        if (id > 0 && id < 64)
+            atomic_fetch_add(&f->per_id[id], 1);
+        if (atomic_load(&f->all_ok))
+            snprintf(body, sizeof(body), "{\"poster_path\":\"%s\"}", id % 2 ? "/a.jpg" : "/b.png");
+        else if (id == 2)
             snprintf(body, sizeof(body), "{\"poster_path\":\"/b.png\"}");
         else if (id == 3)
             snprintf(body, sizeof(body), "{\"poster_path\":null}");
@@ -215,7 +223,9 @@ static void *conn_main(void *p)
             snprintf(body, sizeof(body), "{\"poster_path\":\"/page.jpg\"}");
         else
             snprintf(body, sizeof(body), "{\"poster_path\":\"/a.jpg\"}");
-        if (id == 4)
+        if (atomic_load(&f->all_ok))
+            reply(fd, "200 OK", body, strlen(body));
+        else if (id == 4)
             reply(fd, "500 Internal Server Error", "oops", 4);
         else if (id == 5)
             reply(fd, "401 Unauthorized", "{}", 2);
@@ -713,27 +723,47 @@ static void test_max_fetches(void **state)
                      poster_max_fetches(threads[i]), want[i]);
 }
 
-/* many threads reading while others fetch and record */
+/* Many threads reading while others fetch and record, against a TMDB
+ * that has a poster for every id: ids 1 to 10 start as damaged files (read,
+ * forgotten, fetched again), 11 to 15 as good ones, the rest not cached. */
+#define HAMMER_IDS 40
+
 struct hammer_arg {
     struct poster_cache *pc;
     int seed;
+    atomic_int *got; /* (HAMMER_IDS + 1,) 1 once a get answered 0 for the id */
 };
 
 static void *hammer(void *p)
 {
     struct hammer_arg *h = p;
     struct poster_image img;
+    struct error err;
+    char mine[HAMMER_IDS + 1] = {0};
     unsigned x = (unsigned)h->seed * 2654435761u + 1;
     for (int i = 0; i < 300; i++) {
         x = x * 1103515245u + 12345u;
-        int64_t id = 1 + (int64_t)(x >> 16) % 40;
+        int64_t id = 1 + (int64_t)(x >> 16) % HAMMER_IDS;
         enum poster_state s = poster_cache_state(h->pc, id);
-        if (s > POSTER_MAYBE)
-            return (void *)1;
-        if (i % 10 == 0 && poster_cache_get(h->pc, id, &img, NULL) == 0) {
-            if (!img.type || !img.len)
-                return (void *)1;
+        if (s == POSTER_NONE)
+            return (void *)"an id TMDB has a poster for is POSTER_NONE";
+        if (mine[id] && s != POSTER_CACHED)
+            return (void *)"a poster served before is no longer POSTER_CACHED";
+        if (i % 3)
+            continue;
+        err.msg[0] = '\0';
+        int rc = poster_cache_get(h->pc, id, &img, &err);
+        if (rc == 0) {
+            if (!img.type || !img.len ||
+                strcmp(img.type, id > 10 && id <= 15 ? "image/jpeg"
+                                 : id % 2           ? "image/jpeg"
+                                                    : "image/png"))
+                return (void *)"a poster of the wrong type";
             poster_image_free(&img);
+            mine[id] = 1;
+            atomic_store(&h->got[id], 1);
+        } else if (rc != ERR_NOTFOUND || !strstr(err.msg, "try again")) {
+            return (void *)"a get failed other than 'try again'";
         }
     }
     return NULL;
@@ -741,24 +771,150 @@ static void *hammer(void *p)
 
 static void test_threads(void **state)
 {
-    char dir[4096];
+    char dir[4096], name[32];
     struct fake *f = fake_start();
     struct logbuf lb = {PTHREAD_MUTEX_INITIALIZER, "", 0};
     struct poster_cache *pc;
+    struct poster_stats st;
     struct hammer_arg ha[6];
+    atomic_int got[HAMMER_IDS + 1];
     pthread_t th[6];
+    long cached = 0;
     void *r;
     (void)state;
     tu_tmpdir(dir);
+    for (int id = 1; id <= 15; id++) {
+        snprintf(name, sizeof(name), "%d.jpg", id);
+        if (id <= 10)
+            tu_write(dir, name, "not an image", 12);
+        else
+            tu_write(dir, name, jpeg, sizeof(jpeg) - 1);
+    }
+    for (int id = 0; id <= HAMMER_IDS; id++)
+        atomic_init(&got[id], 0);
+    atomic_store(&f->all_ok, 1);
     pc = open_cache(dir, "k", f->port, &lb, 60, 8000);
     for (int i = 0; i < 6; i++) {
-        ha[i] = (struct hammer_arg){pc, i};
+        ha[i] = (struct hammer_arg){pc, i, got};
         assert_int_equal(pthread_create(&th[i], NULL, hammer, &ha[i]), 0);
     }
     for (int i = 0; i < 6; i++) {
         assert_int_equal(pthread_join(th[i], &r), 0);
-        assert_null(r);
+        if (r)
+            fail_msg("thread %d: %s", i, (const char *)r);
     }
+    poster_cache_stats(pc, &st);
+    assert_int_equal(st.fetching, 0);
+    assert_int_equal(st.failures, 0);
+    assert_int_equal(st.missing, 0);
+    assert_int_equal(st.fetches, st.fetched);
+    for (int id = 1; id <= HAMMER_IDS; id++) {
+        enum poster_state s = poster_cache_state(pc, id);
+        if (atomic_load(&got[id]) && s != POSTER_CACHED)
+            fail_msg("TMDB id %d was served but is not POSTER_CACHED (%d)", id, (int)s);
+        if (atomic_load(&f->per_id[id]) > 1) /* another thread fetched it meanwhile */
+            fail_msg("TMDB id %d was fetched %d times", id, atomic_load(&f->per_id[id]));
+        if (id > 10 && id <= 15 && atomic_load(&f->per_id[id]))
+            fail_msg("TMDB id %d was fetched though cached", id);
+        cached += s == POSTER_CACHED;
+    }
+    assert_int_equal(st.cached, cached);
+    assert_int_equal(atomic_load(&f->requests), 2 * st.fetches);
+    assert_true(st.fetches >= 5); /* the test did fetch, concurrently with the rest */
+    assert_int_equal(lb.lines, 0);
+    poster_cache_close(pc);
+    fake_stop(f);
+    tu_rmtree(dir);
+}
+
+/* A cached file found damaged by one thread while another replaces it
+ * with a fresh poster: the first must neither forget the fresh poster nor
+ * fetch it again. The damaged file is a FIFO, whose open() holds the
+ * reader until the test opens the other end. */
+struct racer {
+    struct poster_cache *pc;
+    int64_t id;
+    atomic_long tid;
+    int rc;
+};
+
+static void *race_main(void *p)
+{
+    struct racer *r = p;
+    struct poster_image img;
+    atomic_store(&r->tid, (long)syscall(SYS_gettid));
+    r->rc = poster_cache_get(r->pc, r->id, &img, NULL);
+    poster_image_free(&img);
+    return NULL;
+}
+
+/* 1 when thread tid of this process sleeps (its state in /proc is 'S') */
+static int sleeping(long tid)
+{
+    char p[64], buf[512], *e;
+    FILE *f;
+    size_t n;
+    snprintf(p, sizeof(p), "/proc/self/task/%ld/stat", tid);
+    if (!(f = fopen(p, "r")))
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    e = strrchr(buf, ')'); /* after "tid (name)" */
+    return e && e[1] == ' ' && e[2] == 'S';
+}
+
+static void test_stale_read(void **state)
+{
+    char dir[4096], p[4300], q[4300];
+    struct fake *f = fake_start();
+    struct logbuf lb = {PTHREAD_MUTEX_INITIALIZER, "", 0};
+    struct poster_cache *pc;
+    struct poster_image img;
+    struct poster_stats st;
+    struct error err = {0};
+    struct racer a;
+    pthread_t th;
+    double t0;
+    int fd;
+    (void)state;
+    tu_tmpdir(dir);
+    atomic_store(&f->all_ok, 1);
+    snprintf(p, sizeof(p), "%s/7.jpg", dir);
+    snprintf(q, sizeof(q), "%s/fifo", dir);
+    assert_int_equal(mkfifo(p, 0644), 0);
+    pc = open_cache(dir, "k", f->port, &lb, 60, 8000);
+    assert_int_equal(poster_cache_state(pc, 7), POSTER_CACHED);
+
+    /* A: the map says 7.jpg; its open() waits */
+    a.pc = pc;
+    a.id = 7;
+    a.rc = -1;
+    atomic_init(&a.tid, 0);
+    assert_int_equal(pthread_create(&th, NULL, race_main, &a), 0);
+    t0 = now_s();
+    while (!(atomic_load(&a.tid) && sleeping(atomic_load(&a.tid))) && now_s() - t0 < 5)
+        usleep(2000);
+    usleep(20000);
+    assert_true(sleeping(atomic_load(&a.tid)));
+    /* B (this thread): the file is gone, so it is forgotten, fetched, cached */
+    assert_int_equal(rename(p, q), 0);
+    assert_int_equal(poster_cache_get(pc, 7, &img, &err), 0);
+    assert_string_equal(img.type, "image/jpeg");
+    poster_image_free(&img);
+    assert_int_equal(atomic_load(&f->per_id[7]), 1);
+    /* A goes on: what it opened is no poster, but the entry is B's now */
+    fd = open(q, O_WRONLY | O_NONBLOCK);
+    assert_true(fd >= 0); /* A is the reader */
+    close(fd);
+    pthread_join(th, NULL);
+    assert_int_equal(a.rc, 0); /* B's poster */
+    assert_int_equal(poster_cache_state(pc, 7), POSTER_CACHED);
+    assert_int_equal(atomic_load(&f->per_id[7]), 1); /* not fetched again */
+    poster_cache_stats(pc, &st);
+    assert_int_equal(st.fetches, 1);
+    assert_int_equal(st.fetching, 0);
+    assert_true(file_equal(p, jpeg, sizeof(jpeg) - 1));
     poster_cache_close(pc);
     fake_stop(f);
     tu_rmtree(dir);
@@ -779,6 +935,7 @@ int main(void)
         cmocka_unit_test(test_at_most_four),
         cmocka_unit_test(test_at_most_one),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_stale_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
