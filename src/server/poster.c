@@ -582,11 +582,14 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Writes img as the poster of id: a temporary file, fsync, rename. */
+/* Writes img as the poster of id: a temporary file, fsync, rename; then
+ * removes the file of the other type (a .png replacing a damaged .jpg:
+ * left there, the next start could pick either) and syncs the folder. A
+ * failure after the rename is logged: the poster is in place. */
 static int cache_write(struct poster_cache *pc, int64_t id, const struct poster_image *img,
                        struct error *err)
 {
-    char tmp[4200], path[4200];
+    char tmp[4200], path[4200], other[4200];
     int fd, e;
 
     snprintf(tmp, sizeof(tmp), "%s/.tmp-%lld-XXXXXX", pc->dir, (long long)id);
@@ -610,6 +613,15 @@ static int cache_write(struct poster_cache *pc, int64_t id, const struct poster_
         unlink(tmp);
         return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(e));
     }
+    cache_path(pc, id, !strcmp(img->type, "image/png") ? "image/jpeg" : "image/png", other,
+               sizeof(other));
+    if (unlink(other) != 0 && errno != ENOENT)
+        plog(pc, "posters: cannot remove '%s': %s", other, strerror(errno));
+    fd = open(pc->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        plog(pc, "posters: cannot sync the folder '%s': %s", pc->dir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
     return 0;
 }
 

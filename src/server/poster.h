@@ -3,7 +3,8 @@
  * disk: one concern, the cache and the fetches that fill it.
  *
  * The cache is a folder (<home>/posters/) of <tmdb_id>.jpg or .png files,
- * each written atomically (a temporary file, then rename). At open the
+ * each written atomically (a temporary file, then rename, then the file of
+ * the other type removed and the folder synced). At open the
  * folder is read into an in-memory set, so that asking whether a movie has
  * a poster (poster_cache_state, on the path of every movie list) is a
  * lookup in memory and never a stat().

@@ -508,6 +508,9 @@ static void test_fetch(void **state)
     snprintf(p, sizeof(p), "%s/posters", dir);
     pc = open_cache(p, "v3key", f->port, &lb, 60, 8000);
     assert_int_equal(access(p, F_OK), 0); /* made, with a key */
+    poster_cache_close(pc);
+    tu_write(p, "2.jpg", "damaged", 7); /* TMDB has a PNG for 2 */
+    pc = open_cache(p, "v3key", f->port, &lb, 60, 8000);
 
     assert_int_equal(poster_cache_state(pc, 1), POSTER_MAYBE);
     assert_int_equal(poster_cache_get(pc, 1, &img, &err), 0);
@@ -528,6 +531,8 @@ static void test_fetch(void **state)
     poster_image_free(&img);
     snprintf(p, sizeof(p), "%s/posters/2.png", dir);
     assert_true(file_equal(p, png, sizeof(png) - 1));
+    snprintf(p, sizeof(p), "%s/posters/2.jpg", dir);
+    assert_int_equal(access(p, F_OK), -1); /* the damaged one, replaced */
 
     /* no poster, an unsafe path, not an image, unknown: remembered */
     for (int64_t id = 3; id <= 8; id++) {
@@ -556,6 +561,9 @@ static void test_fetch(void **state)
     assert_int_equal(poster_cache_state(pc, 1), POSTER_CACHED);
     assert_int_equal(poster_cache_state(pc, 2), POSTER_CACHED);
     assert_int_equal(poster_cache_state(pc, 3), POSTER_NONE);
+    assert_int_equal(poster_cache_get(pc, 2, &img, &err), 0); /* the PNG, the only file */
+    assert_string_equal(img.type, "image/png");
+    poster_image_free(&img);
     poster_cache_close(pc);
 
     /* a v4 token goes as Bearer */
@@ -771,7 +779,7 @@ static void *hammer(void *p)
 
 static void test_threads(void **state)
 {
-    char dir[4096], name[32];
+    char dir[4096], name[32], p[4200];
     struct fake *f = fake_start();
     struct logbuf lb = {PTHREAD_MUTEX_INITIALIZER, "", 0};
     struct poster_cache *pc;
@@ -816,6 +824,12 @@ static void test_threads(void **state)
             fail_msg("TMDB id %d was fetched %d times", id, atomic_load(&f->per_id[id]));
         if (id > 10 && id <= 15 && atomic_load(&f->per_id[id]))
             fail_msg("TMDB id %d was fetched though cached", id);
+        if (id <= 10 && id % 2 == 0 && s == POSTER_CACHED) { /* a PNG replaced the .jpg */
+            snprintf(name, sizeof(name), "/%d.jpg", id);
+            snprintf(p, sizeof(p), "%s%s", dir, name);
+            if (access(p, F_OK) == 0)
+                fail_msg("the damaged %d.jpg is still there beside %d.png", id, id);
+        }
         cached += s == POSTER_CACHED;
     }
     assert_int_equal(st.cached, cached);
