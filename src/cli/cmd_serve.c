@@ -230,6 +230,10 @@ int cmd_serve(struct cli *c, int argc, char **argv)
     ao.poster_fetches = poster_max_fetches((int)threads); /* a fetch holds a thread */
     open_rc = app_open(&a, c->home, &ao, &err);
     explicit_bzero(key_buf, sizeof(key_buf)); /* the poster cache has its copy */
+    if (open_rc == ERR_USAGE) { /* a TMDB option: the key or an address */
+        rc = cli_usage_fail(usage, "%s", err.msg);
+        goto out;
+    }
     if (open_rc) {
         cli_fail_err(&err);
         goto out;

@@ -381,6 +381,41 @@ static int url_ok(const char *u)
     return !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8);
 }
 
+/* ERR_USAGE when the longest request fetch() may build does not fit in
+ * its buffers: the one for the largest id, the image with the longest
+ * poster_path. Else every fetch would fail, each with a log line. */
+static int requests_fit(const struct poster_cache *pc, struct error *err)
+{
+    char url[URL_MAX], auth[KEY_MAX + 64], path[POSTER_PATH_MAX];
+    int bad = 0, w;
+
+    if (poster_tmdb_request(pc->api, pc->key, INT64_MAX, url, sizeof(url), auth, sizeof(auth),
+                            NULL)) {
+        if (pc->key && !poster_tmdb_request(pc->api, NULL, INT64_MAX, url, sizeof(url), auth,
+                                            sizeof(auth), NULL))
+            bad = error_set(err, ERR_USAGE,
+                            "the TMDB key is too long for a request to '%.80s' "
+                            "(at most %d bytes)", pc->api, URL_MAX - 1);
+        else
+            bad = error_set(err, ERR_USAGE,
+                            "the TMDB API address is too long for a request "
+                            "(%zu bytes; a request has at most %d)", strlen(pc->api),
+                            URL_MAX - 1);
+    }
+    memset(path, 'p', sizeof(path) - 1);
+    path[0] = '/';
+    path[sizeof(path) - 1] = '\0';
+    w = snprintf(url, sizeof(url), "%s%s", pc->images, path);
+    if (!bad && (w < 0 || (size_t)w >= sizeof(url)))
+        bad = error_set(err, ERR_USAGE,
+                        "the TMDB image address is too long for a request "
+                        "(%zu bytes; a request has at most %d)", strlen(pc->images),
+                        URL_MAX - 1);
+    explicit_bzero(url, sizeof(url));
+    explicit_bzero(auth, sizeof(auth));
+    return bad;
+}
+
 int poster_cache_open(struct poster_cache **out, const char *dir, const struct poster_opts *o,
                       struct error *err)
 {
@@ -423,6 +458,8 @@ int poster_cache_open(struct poster_cache **out, const char *dir, const struct p
         rc = error_set(err, ERR_NOMEM, "out of memory");
         goto fail;
     }
+    if ((rc = requests_fit(pc, err)))
+        goto fail;
     if (pc->key) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             rc = error_set(err, ERR_NET, "cannot start libcurl");

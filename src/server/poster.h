@@ -95,8 +95,10 @@ struct poster_cache;
 
 /* Opens the cache folder dir (created when a key is given and it is
  * missing), reads its posters into memory and removes leftover temporary
- * files. The key must be printable ASCII without spaces. Call before
- * starting threads (it initialises libcurl). */
+ * files. The key must be printable ASCII without spaces, and the
+ * addresses http:// or https:// and short enough for every request built
+ * from them (ERR_USAGE otherwise, checked here rather than at each fetch).
+ * Call before starting threads (it initialises libcurl). */
 int poster_cache_open(struct poster_cache **out, const char *dir, const struct poster_opts *o,
                       struct error *err);
 void poster_cache_close(struct poster_cache *pc);

@@ -263,7 +263,16 @@ timeout 20 "$mr" --home "$H" serve --tmdb-key-file "$tmp/empty" >/dev/null 2>"$t
 timeout 20 "$mr" --home "$H" serve --tmdb-api ftp://x >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && ok || bad "--tmdb-api ftp:// was taken"
 MOVIEREC_TMDB_KEY='has space' timeout 20 "$mr" --home "$H" serve --port 0 >/dev/null 2>"$tmp/err"
-[ $? -eq 1 ] && grep -q "printable ASCII" "$tmp/err" && ok || bad "a key with a space: $(cat "$tmp/err")"
+[ $? -eq 2 ] && grep -q "printable ASCII" "$tmp/err" && ok || bad "a key with a space: $(cat "$tmp/err")"
+# an address too long for any request: refused at the start, not at every fetch
+long="http://$(printf '%03000d' 0)"
+MOVIEREC_TMDB_KEY=v3testkey0123 timeout 20 "$mr" --home "$H" serve --port 0 --tmdb-api "$long" \
+    >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "error: the TMDB API address is too long" "$tmp/err" && ok ||
+    bad "a --tmdb-api too long: $(head -c 300 "$tmp/err")"
+timeout 20 "$mr" --home "$H" serve --port 0 --tmdb-images "$long" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "error: the TMDB image address is too long" "$tmp/err" && ok ||
+    bad "a --tmdb-images too long: $(head -c 300 "$tmp/err")"
 
 grep -q "Sanitizer\|runtime error" "$tmp/serve-all.err" && bad "a sanitizer report from the server"
 [ "$fail" -eq 0 ] || { echo "the server's messages:"; cat "$tmp/serve-all.err"; }

@@ -492,6 +492,44 @@ static void test_bad_options(void **state)
     o.api = NULL;
     o.images = "file:///etc";
     assert_int_equal(poster_cache_open(&pc, "/nonexistent/x", &o, &err), ERR_USAGE);
+
+    /* addresses too long for any request: refused at open, with or without
+     * a key, rather than every fetch failing */
+    char lng[3000], dir[4096];
+    tu_tmpdir(dir);
+    memcpy(lng, "http://", 7);
+    memset(lng + 7, 'a', sizeof(lng) - 8);
+    lng[sizeof(lng) - 1] = '\0';
+    o.images = NULL;
+    o.api = lng;
+    err.msg[0] = '\0';
+    assert_int_equal(poster_cache_open(&pc, dir, &o, &err), ERR_USAGE);
+    assert_non_null(strstr(err.msg, "TMDB API address is too long"));
+    assert_null(pc);
+    o.key = NULL;
+    assert_int_equal(poster_cache_open(&pc, dir, &o, &err), ERR_USAGE);
+    o.key = "abc";
+    o.api = NULL;
+    o.images = lng;
+    assert_int_equal(poster_cache_open(&pc, dir, &o, &err), ERR_USAGE);
+    assert_non_null(strstr(err.msg, "TMDB image address is too long"));
+    /* a v3 key that fits KEY_MAX but not a URL once escaped */
+    memset(lng, '!', 1000);
+    lng[1000] = '\0';
+    o.key = lng;
+    o.images = NULL;
+    assert_int_equal(poster_cache_open(&pc, dir, &o, &err), ERR_USAGE);
+    assert_non_null(strstr(err.msg, "TMDB key is too long"));
+    assert_null(strstr(err.msg, "!!!")); /* the key stays out of the message */
+    /* long ones that fit: taken */
+    o.key = "abc";
+    lng[0] = '\0';
+    snprintf(lng, sizeof(lng), "http://%01900d", 0);
+    o.api = lng;
+    o.images = lng;
+    assert_int_equal(poster_cache_open(&pc, dir, &o, &err), 0);
+    poster_cache_close(pc);
+    tu_rmtree(dir);
 }
 
 static void test_fetch(void **state)
