@@ -295,6 +295,9 @@ static double mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* One line to the log callback. Control characters become '?': a line
+ * may quote TMDB (jansson's error text holds a piece of its reply), and
+ * an escape sequence must not reach a terminal or split a log line. */
 static void plog(struct poster_cache *pc, const char *fmt, ...) ERROR_PRINTF(2, 3);
 static void plog(struct poster_cache *pc, const char *fmt, ...)
 {
@@ -305,6 +308,9 @@ static void plog(struct poster_cache *pc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
+            *p = '?';
     pc->o.log(pc->o.log_ctx, line);
 }
 

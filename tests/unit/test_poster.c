@@ -221,6 +221,8 @@ static void *conn_main(void *p)
             snprintf(body, sizeof(body), "{\"poster_path\":\"/../a.jpg\"}");
         else if (id == 7)
             snprintf(body, sizeof(body), "{\"poster_path\":\"/page.jpg\"}");
+        else if (id == 30) /* not JSON, and jansson's error quotes the escape */
+            snprintf(body, sizeof(body), "{\x1b[2J\x1b]0;owned\x07}");
         else
             snprintf(body, sizeof(body), "{\"poster_path\":\"/a.jpg\"}");
         if (atomic_load(&f->all_ok))
@@ -591,6 +593,14 @@ static void test_fetch(void **state)
     assert_int_equal(st.missing, 4);
     assert_int_equal(st.fetched, 2);
     assert_int_equal(st.failures, 0);
+    /* a reply with control characters: quoted in the log as '?' */
+    assert_int_equal(poster_cache_get(pc, 30, &img, &err), ERR_NOTFOUND);
+    assert_int_equal(lb.lines, 3);
+    assert_non_null(strstr(lb.text, "TMDB id 30: TMDB's reply is not JSON"));
+    assert_non_null(strstr(lb.text, "near '?'"));
+    for (const char *c = lb.text; *c; c++)
+        if (((unsigned char)*c < 0x20 && *c != '\n') || *c == 0x7F)
+            fail_msg("a control character (0x%02x) in the log: %s", (unsigned char)*c, lb.text);
     poster_cache_close(pc);
 
     /* a restart reads the folder */
@@ -609,7 +619,7 @@ static void test_fetch(void **state)
     assert_int_equal(poster_cache_get(pc, 9, &img, &err), 0);
     poster_image_free(&img);
     assert_int_equal(atomic_load(&f->bearer), 1);
-    assert_int_equal(atomic_load(&f->api_key), 6);
+    assert_int_equal(atomic_load(&f->api_key), 7);
     poster_cache_close(pc);
     fake_stop(f);
     tu_rmtree(dir);
