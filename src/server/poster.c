@@ -706,11 +706,13 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 
 enum got { GOT_OK, GOT_NET, GOT_TOO_LARGE, GOT_NOMEM };
 
-/* GET url into s (at most s->max bytes) before the monotonic deadline;
- * *status the HTTP status. On GOT_NET, why says what went wrong (never
- * the URL: it may hold the key). */
+/* GET url into s (at most s->max bytes) before the monotonic deadline,
+ * following up to 3 redirects when follow is set; *status the HTTP status.
+ * On GOT_NET, why says what went wrong (never the URL: it may hold the
+ * key). */
 static enum got http_get(const struct poster_cache *pc, const char *url, const char *auth,
-                         double deadline, struct sink *s, long *status, char *why, size_t cap)
+                         int follow, double deadline, struct sink *s, long *status, char *why,
+                         size_t cap)
 {
     char ebuf[CURL_ERROR_SIZE];
     struct curl_slist *hdr = NULL;
@@ -745,7 +747,7 @@ static enum got http_get(const struct poster_cache *pc, const char *url, const c
     SET(CURLOPT_CONNECTTIMEOUT_MS, pc->o.connect_ms < left ? pc->o.connect_ms : left);
     SET(CURLOPT_TIMEOUT_MS, left);
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max);
-    SET(CURLOPT_FOLLOWLOCATION, 1L);
+    SET(CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
     SET(CURLOPT_MAXREDIRS, 3L);
     SET(CURLOPT_USERAGENT, "movierec/0.1");
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -806,7 +808,8 @@ static enum outcome fetch(struct poster_cache *pc, int64_t id, struct poster_ima
         plog(pc, "posters: %s", err.msg);
         return FETCH_MISSING;
     }
-    g = http_get(pc, url, auth, deadline, &s, &status, net, sizeof(net));
+    /* no redirects: the key (in the URL or the header) would go along */
+    g = http_get(pc, url, auth, 0, deadline, &s, &status, net, sizeof(net));
     explicit_bzero(url, sizeof(url));
     explicit_bzero(auth, sizeof(auth));
     if (g == GOT_NET) {
@@ -822,7 +825,9 @@ static enum outcome fetch(struct poster_cache *pc, int64_t id, struct poster_ima
         r = FETCH_MISSING; /* TMDB does not know the id */
     } else if (status != 200) {
         snprintf(why, cap, "TMDB answered HTTP %ld%s", status,
-                 status == 401 ? " (is the key right?)" : "");
+                 status == 401                    ? " (is the key right?)"
+                 : status >= 300 && status < 400 ? " (a redirect: not followed with the key)"
+                                                  : "");
         r = FETCH_FAILED;
     } else {
         int rc = poster_tmdb_parse(s.p ? s.p : "", s.len, path, sizeof(path), &err);
@@ -846,7 +851,7 @@ static enum outcome fetch(struct poster_cache *pc, int64_t id, struct poster_ima
         plog(pc, "posters: the image address is too long");
         return FETCH_MISSING;
     }
-    g = http_get(pc, url, NULL, deadline, &s, &status, net, sizeof(net));
+    g = http_get(pc, url, NULL, 1, deadline, &s, &status, net, sizeof(net));
     if (g == GOT_NET) {
         snprintf(why, cap, "the TMDB image server is unreachable (%s)", net);
         r = FETCH_FAILED;

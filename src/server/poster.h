@@ -13,10 +13,12 @@
  * (poster_cache_get): GET {api}/movie/{tmdb_id} for its poster_path, then
  * {images}{poster_path}. A key that looks like a v4 read-access token (a
  * JWT: "eyJ...") goes in "Authorization: Bearer", any other as the v3
- * "api_key=" query parameter. Limits: connect 3 s, 8 s for both requests
- * together, at most max_fetches at once (one more answers "no poster now"
- * rather than waiting), images of at most POSTER_MAX_BYTES that start with
- * the JPEG or PNG magic, a poster_path that is a plain "/name.ext".
+ * "api_key=" query parameter; the API request, which carries the key,
+ * follows no redirect (the image request up to 3). Limits: connect 3 s,
+ * 8 s for both requests together, at most max_fetches at once (one more
+ * answers "no poster now" rather than waiting), images of at most
+ * POSTER_MAX_BYTES that start with the JPEG or PNG magic, a poster_path
+ * that is a plain "/name.ext".
  * Remembered in memory for the run: ids TMDB has no usable poster for
  * (never asked again), and after a network or HTTP failure no fetch at all
  * for backoff_s seconds (one log line per back-off). Without a key nothing

@@ -146,6 +146,11 @@ stop_server
 export MOVIEREC_TMDB_KEY=v3testkey0123
 start_server --tmdb-api "$api" --tmdb-images "$api/img"
 grep -q "posters: on (TMDB v3 key" "$tmp/serve.err" || bad "the start does not say posters are on"
+# the key left the server's environment (children do not inherit it) and its bytes
+if [ -r "/proc/$pid/environ" ]; then
+    tr '\0' '\n' <"/proc/$pid/environ" | grep -q "v3testkey0123" &&
+        bad "the key is still in /proc/<pid>/environ"
+fi
 # --threads 4: one fetch at a time, so a page of posters leaves three threads free
 grep -q "posters: on (TMDB v3 key; at most 1 fetch at once;" "$tmp/serve.err" ||
     bad "--threads 4 does not cap the fetches at 1: $(grep posters "$tmp/serve.err")"

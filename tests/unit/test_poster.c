@@ -179,6 +179,18 @@ static void reply(int fd, const char *status, const char *body, size_t n)
         return;
 }
 
+/* A 302 to location (a path on this server) */
+static void redirect(int fd, const char *location)
+{
+    char head[512];
+    int h = snprintf(head, sizeof(head),
+                     "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n",
+                     location);
+    if (send(fd, head, (size_t)h, MSG_NOSIGNAL) != h)
+        return;
+}
+
 static void *conn_main(void *p)
 {
     struct conn_arg *ca = p;
@@ -223,6 +235,8 @@ static void *conn_main(void *p)
             snprintf(body, sizeof(body), "{\"poster_path\":\"/page.jpg\"}");
         else if (id == 30) /* not JSON, and jansson's error quotes the escape */
             snprintf(body, sizeof(body), "{\x1b[2J\x1b]0;owned\x07}");
+        else if (id == 32) /* an image that has moved */
+            snprintf(body, sizeof(body), "{\"poster_path\":\"/moved.jpg\"}");
         else
             snprintf(body, sizeof(body), "{\"poster_path\":\"/a.jpg\"}");
         if (atomic_load(&f->all_ok))
@@ -233,12 +247,16 @@ static void *conn_main(void *p)
             reply(fd, "401 Unauthorized", "{}", 2);
         else if (id == 8)
             reply(fd, "404 Not Found", "{}", 2);
+        else if (id == 31) /* elsewhere: the key must not follow */
+            redirect(fd, "/movie/33");
         else
             reply(fd, "200 OK", body, strlen(body));
     } else if (!strcmp(path, "/img/a.jpg")) {
         reply(fd, "200 OK", jpeg, sizeof(jpeg) - 1);
     } else if (!strcmp(path, "/img/b.png")) {
         reply(fd, "200 OK", png, sizeof(png) - 1);
+    } else if (!strcmp(path, "/img/moved.jpg")) {
+        redirect(fd, "/img/a.jpg");
     } else if (!strcmp(path, "/img/page.jpg")) {
         reply(fd, "200 OK", "<html></html>", 13);
     } else {
@@ -601,6 +619,10 @@ static void test_fetch(void **state)
     for (const char *c = lb.text; *c; c++)
         if (((unsigned char)*c < 0x20 && *c != '\n') || *c == 0x7F)
             fail_msg("a control character (0x%02x) in the log: %s", (unsigned char)*c, lb.text);
+    /* an image request follows a redirect (it carries no key) */
+    assert_int_equal(poster_cache_get(pc, 32, &img, &err), 0);
+    assert_string_equal(img.type, "image/jpeg");
+    poster_image_free(&img);
     poster_cache_close(pc);
 
     /* a restart reads the folder */
@@ -619,7 +641,7 @@ static void test_fetch(void **state)
     assert_int_equal(poster_cache_get(pc, 9, &img, &err), 0);
     poster_image_free(&img);
     assert_int_equal(atomic_load(&f->bearer), 1);
-    assert_int_equal(atomic_load(&f->api_key), 7);
+    assert_int_equal(atomic_load(&f->api_key), 8);
     poster_cache_close(pc);
     fake_stop(f);
     tu_rmtree(dir);
@@ -697,8 +719,18 @@ static void test_backoff(void **state)
     assert_non_null(strstr(lb.text, "TMDB unreachable"));
     atomic_store(&f->hold, 0);
     poster_cache_close(pc);
+
+    /* a redirect of the API request is not followed: the key would go along */
+    lb.text[0] = '\0';
+    pc = open_cache(dir, KEY, f->port, &lb, 60, 8000);
+    assert_int_equal(poster_cache_get(pc, 31, &img, &err), ERR_NOTFOUND);
+    NO_KEY();
+    assert_non_null(strstr(lb.text, "TMDB answered HTTP 302 (a redirect: not followed"));
+    assert_int_equal(atomic_load(&f->per_id[33]), 0); /* not followed */
+    assert_int_equal(poster_cache_state(pc, 31), POSTER_MAYBE);
+    poster_cache_close(pc);
     /* the v3 key did go to TMDB, so the checks above could have failed */
-    assert_true(atomic_load(&f->api_key) >= 3);
+    assert_true(atomic_load(&f->api_key) >= 4);
     fake_stop(f);
     tu_rmtree(dir);
 #undef NO_KEY
