@@ -4,8 +4,9 @@
  * the home folder's store and newest models (src/server/app.h).
  *
  * A TMDB key for real posters (src/server/poster.h) comes from the
- * environment (MOVIEREC_TMDB_KEY) or a file (--tmdb-key-file), never from
- * the command line, which any user of the machine can read with ps.
+ * environment (MOVIEREC_TMDB_KEY, removed from it and wiped once read) or
+ * a file (--tmdb-key-file), never from the command line, which any user of
+ * the machine can read with ps.
  *
  * Signals are taken synchronously: every thread starts with them blocked
  * and this thread waits in sigwait(). SIGHUP asks the reloader to look for
@@ -42,7 +43,8 @@ static void help(void)
            "options:\n"
            "  --port N             TCP port (default 8080; 0: any free one)\n"
            "  --bind ADDR          address to listen on (default 127.0.0.1)\n"
-           "  --threads N          request threads (default 8)\n"
+           "  --threads N          request threads (default 8); a quarter of them (1 to 4)\n"
+           "                       may fetch posters from TMDB at once\n"
            "  --reload-interval S  look for new models every S seconds (default 5; 0: only\n"
            "                       on SIGHUP)\n"
            "  --access-log FILE    one line per request (default <home>/logs/access.log;\n"
@@ -121,6 +123,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
     int64_t port = 8080, threads = 8, reload = 5, attempts = 30, rec_cache = 300;
     const char *bind = "127.0.0.1", *log_path = NULL, *web = NULL;
     const char *key_file = NULL, *tmdb_api = NULL, *tmdb_images = NULL, *key = NULL;
+    char *env_key;
     char web_buf[PATH_MAX], logp[4200], key_buf[2048];
     struct app_opts ao;
     struct app *a = NULL;
@@ -191,13 +194,22 @@ int cmd_serve(struct cli *c, int argc, char **argv)
         default_web(web_buf, sizeof(web_buf));
         web = web_buf[0] ? web_buf : NULL;
     }
-    if (key_file) {
-        if (read_key_file(key_file, key_buf, sizeof(key_buf)))
-            return 1;
-        key = key_buf;
-    } else if ((key = getenv("MOVIEREC_TMDB_KEY")) && !key[0]) {
-        key = NULL;
+    /* the key leaves the environment: no child inherits it, and its bytes
+     * are wiped from /proc/<pid>/environ too */
+    key_buf[0] = '\0';
+    if ((env_key = getenv("MOVIEREC_TMDB_KEY"))) {
+        size_t n = strlen(env_key);
+        int fits = n < sizeof(key_buf);
+        if (!key_file && fits)
+            memcpy(key_buf, env_key, n + 1);
+        explicit_bzero(env_key, n);
+        unsetenv("MOVIEREC_TMDB_KEY");
+        if (!key_file && !fits)
+            return cli_fail("MOVIEREC_TMDB_KEY is too long for a key");
     }
+    if (key_file && read_key_file(key_file, key_buf, sizeof(key_buf)))
+        return 1;
+    key = key_buf[0] ? key_buf : NULL;
 
     /* every thread made from here on inherits the blocked signals */
     sigemptyset(&set);
@@ -226,8 +238,13 @@ int cmd_serve(struct cli *c, int argc, char **argv)
     ao.tmdb_key = key;
     ao.tmdb_api = tmdb_api;
     ao.tmdb_images = tmdb_images;
+    ao.poster_fetches = poster_max_fetches((int)threads); /* a fetch holds a thread */
     open_rc = app_open(&a, c->home, &ao, &err);
     explicit_bzero(key_buf, sizeof(key_buf)); /* the poster cache has its copy */
+    if (open_rc == ERR_USAGE) { /* a TMDB option: the key or an address */
+        rc = cli_usage_fail(usage, "%s", err.msg);
+        goto out;
+    }
     if (open_rc) {
         cli_fail_err(&err);
         goto out;

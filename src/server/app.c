@@ -468,6 +468,7 @@ static int open_posters(struct app *a, struct error *err)
     po.key = a->o.tmdb_key;
     po.api = a->o.tmdb_api;
     po.images = a->o.tmdb_images;
+    po.max_fetches = a->o.poster_fetches;
     po.log = poster_log;
     po.log_ctx = a;
     snprintf(dir, sizeof(dir), "%s/posters", a->home);
@@ -476,8 +477,9 @@ static int open_posters(struct app *a, struct error *err)
     a->o.tmdb_key = NULL; /* the cache has its own copy; the caller's may go */
     poster_cache_stats(a->posters, &st);
     if (st.has_key)
-        app_log(a, "posters: on (TMDB %s; %ld cached in %s)",
-                poster_key_is_bearer(po.key) ? "v4 token" : "v3 key", st.cached, dir);
+        app_log(a, "posters: on (TMDB %s; at most %d fetch%s at once; %ld cached in %s)",
+                poster_key_is_bearer(po.key) ? "v4 token" : "v3 key", st.max_fetches,
+                st.max_fetches == 1 ? "" : "es", st.cached, dir);
     else
         app_log(a, "posters: off (no TMDB key: set MOVIEREC_TMDB_KEY or use --tmdb-key-file); "
                    "%ld cached posters still served", st.cached);

@@ -63,6 +63,8 @@ struct app_opts {
     FILE *log;             /* server messages (not the access log); stderr */
     const char *tmdb_key;  /* NULL: real posters only from the cache (poster.h) */
     const char *tmdb_api, *tmdb_images; /* NULL: TMDB's own */
+    int poster_fetches;    /* TMDB fetches at once, each holding a request thread
+                            * (poster_max_fetches); 0: poster.h's default */
 };
 void app_opts_default(struct app_opts *o);
 

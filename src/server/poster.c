@@ -3,8 +3,9 @@
  *
  * Two locks: `lk` (read-write) guards the in-memory sets that every movie
  * list reads; `mu` guards the fetch slots, the back-off and the counters.
- * Neither is held during a fetch or while reading a file, and the log
- * callback is called with neither held.
+ * `lk` may be taken while `mu` is held, never the other way round. Neither
+ * is held during a fetch or while reading a file, and the log callback is
+ * called with neither held.
  */
 #include "poster.h"
 
@@ -166,9 +167,20 @@ int poster_tmdb_request(const char *api, const char *key, int64_t tmdb_id, char 
 /* ------------------------------------------------------------------ */
 /* the cache                                                           */
 
-/* What the cache knows of an id: an open-addressing map, tmdb id ->
- * ST_*. Entries are never removed; a forgotten poster becomes ST_NONE. */
+/* What the cache knows of an id: an open-addressing map, tmdb id -> an
+ * entry, ST_* in its low two bits and above them a count of the id's
+ * changes (mod 64), so that a thread can tell whether an entry changed
+ * since it read it even when its state is the same (a damaged .jpg that
+ * another thread has just replaced by a fresh .jpg). Entries are never
+ * removed; a forgotten poster becomes ST_NONE. */
 enum { ST_NONE, ST_JPG, ST_PNG, ST_MISSING };
+#define ST(e) ((e) & 3)
+
+/* The entry that follows e when the id's state becomes st. */
+static int entry_next(int e, int st)
+{
+    return (((e & ~3) + 4) & 0xFC) | st;
+}
 
 struct idmap {
     int64_t *key;        /* (cap,) 0: empty */
@@ -236,12 +248,12 @@ static void idmap_free(struct idmap *m)
     memset(m, 0, sizeof(*m));
 }
 
-/* How many entries hold v. */
-static long idmap_count(const struct idmap *m, int v)
+/* How many entries are in state st. */
+static long idmap_count(const struct idmap *m, int st)
 {
     long n = 0;
     for (size_t i = 0; i < m->cap; i++)
-        n += m->key[i] && m->val[i] == v;
+        n += m->key[i] && ST(m->val[i]) == st;
     return n;
 }
 
@@ -270,6 +282,12 @@ void poster_opts_default(struct poster_opts *o)
     o->total_ms = 8000;
 }
 
+int poster_max_fetches(int threads)
+{
+    int n = threads / 4;
+    return n < 1 ? 1 : n > 4 ? 4 : n;
+}
+
 static double mono_now(void)
 {
     struct timespec ts;
@@ -277,6 +295,9 @@ static double mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* One line to the log callback. Control characters become '?': a line
+ * may quote TMDB (jansson's error text holds a piece of its reply), and
+ * an escape sequence must not reach a terminal or split a log line. */
 static void plog(struct poster_cache *pc, const char *fmt, ...) ERROR_PRINTF(2, 3);
 static void plog(struct poster_cache *pc, const char *fmt, ...)
 {
@@ -287,6 +308,9 @@ static void plog(struct poster_cache *pc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
+            *p = '?';
     pc->o.log(pc->o.log_ctx, line);
 }
 
@@ -363,6 +387,41 @@ static int url_ok(const char *u)
     return !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8);
 }
 
+/* ERR_USAGE when the longest request fetch() may build does not fit in
+ * its buffers: the one for the largest id, the image with the longest
+ * poster_path. Else every fetch would fail, each with a log line. */
+static int requests_fit(const struct poster_cache *pc, struct error *err)
+{
+    char url[URL_MAX], auth[KEY_MAX + 64], path[POSTER_PATH_MAX];
+    int bad = 0, w;
+
+    if (poster_tmdb_request(pc->api, pc->key, INT64_MAX, url, sizeof(url), auth, sizeof(auth),
+                            NULL)) {
+        if (pc->key && !poster_tmdb_request(pc->api, NULL, INT64_MAX, url, sizeof(url), auth,
+                                            sizeof(auth), NULL))
+            bad = error_set(err, ERR_USAGE,
+                            "the TMDB key is too long for a request to '%.80s' "
+                            "(at most %d bytes)", pc->api, URL_MAX - 1);
+        else
+            bad = error_set(err, ERR_USAGE,
+                            "the TMDB API address is too long for a request "
+                            "(%zu bytes; a request has at most %d)", strlen(pc->api),
+                            URL_MAX - 1);
+    }
+    memset(path, 'p', sizeof(path) - 1);
+    path[0] = '/';
+    path[sizeof(path) - 1] = '\0';
+    w = snprintf(url, sizeof(url), "%s%s", pc->images, path);
+    if (!bad && (w < 0 || (size_t)w >= sizeof(url)))
+        bad = error_set(err, ERR_USAGE,
+                        "the TMDB image address is too long for a request "
+                        "(%zu bytes; a request has at most %d)", strlen(pc->images),
+                        URL_MAX - 1);
+    explicit_bzero(url, sizeof(url));
+    explicit_bzero(auth, sizeof(auth));
+    return bad;
+}
+
 int poster_cache_open(struct poster_cache **out, const char *dir, const struct poster_opts *o,
                       struct error *err)
 {
@@ -405,6 +464,8 @@ int poster_cache_open(struct poster_cache **out, const char *dir, const struct p
         rc = error_set(err, ERR_NOMEM, "out of memory");
         goto fail;
     }
+    if ((rc = requests_fit(pc, err)))
+        goto fail;
     if (pc->key) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             rc = error_set(err, ERR_NET, "cannot start libcurl");
@@ -447,7 +508,7 @@ enum poster_state poster_cache_state(struct poster_cache *pc, int64_t tmdb_id)
     if (!pc || tmdb_id <= 0)
         return POSTER_NONE;
     pthread_rwlock_rdlock(&pc->lk);
-    k = idmap_get(&pc->known, tmdb_id);
+    k = ST(idmap_get(&pc->known, tmdb_id));
     pthread_rwlock_unlock(&pc->lk);
     if (k == ST_JPG || k == ST_PNG)
         s = POSTER_CACHED;
@@ -473,6 +534,7 @@ void poster_cache_stats(struct poster_cache *pc, struct poster_stats *st)
     st->failures = pc->failures;
     st->fetching = pc->fetching;
     pthread_mutex_unlock(&pc->mu);
+    st->max_fetches = pc->o.max_fetches;
     st->has_key = pc->key != NULL;
 }
 
@@ -493,29 +555,49 @@ static void cache_path(const struct poster_cache *pc, int64_t id, const char *ty
              !strcmp(type, "image/png") ? "png" : "jpg");
 }
 
-/* The cached file into img: 0, or -1 (gone, too large, not an image). */
+/* The cached file into img: 0; ERR_NOTFOUND when it is gone or its
+ * content is bad (empty, too large, not the image its name says), which
+ * the caller may forget; ERR_IO or ERR_NOMEM for any other failure (a
+ * file-descriptor limit, a read error), which says nothing of the file. */
 static int cache_read(struct poster_cache *pc, int64_t id, const char *type,
-                      struct poster_image *img)
+                      struct poster_image *img, struct error *err)
 {
     char path[4200];
     struct stat st;
     size_t got = 0;
-    int fd;
+    int fd, e;
 
     cache_path(pc, id, type, path, sizeof(path));
     fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-        st.st_size > POSTER_MAX_BYTES || !(img->data = malloc((size_t)st.st_size))) {
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return error_set(err, ERR_NOTFOUND, "the cached poster is gone");
+        return error_set(err, ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0) {
+        e = errno;
         close(fd);
-        return -1;
+        return error_set(err, ERR_IO, "cannot read '%s': %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > POSTER_MAX_BYTES) {
+        close(fd);
+        return error_set(err, ERR_NOTFOUND, "the cached poster is damaged");
+    }
+    if (!(img->data = malloc((size_t)st.st_size))) {
+        close(fd);
+        return error_set(err, ERR_NOMEM, "out of memory reading a poster");
     }
     while (got < (size_t)st.st_size) {
         ssize_t r = read(fd, img->data + got, (size_t)st.st_size - got);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
+        if (r < 0) {
+            e = errno;
+            close(fd);
+            poster_image_free(img);
+            return error_set(err, ERR_IO, "cannot read '%s': %s", path, strerror(e));
+        }
+        if (r == 0)
             break;
         got += (size_t)r;
     }
@@ -524,7 +606,7 @@ static int cache_read(struct poster_cache *pc, int64_t id, const char *type,
     img->type = poster_image_type(img->data, got);
     if (got != (size_t)st.st_size || !img->type || strcmp(img->type, type) != 0) {
         poster_image_free(img);
-        return -1;
+        return error_set(err, ERR_NOTFOUND, "the cached poster is damaged");
     }
     return 0;
 }
@@ -543,11 +625,14 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Writes img as the poster of id: a temporary file, fsync, rename. */
+/* Writes img as the poster of id: a temporary file, fsync, rename; then
+ * removes the file of the other type (a .png replacing a damaged .jpg:
+ * left there, the next start could pick either) and syncs the folder. A
+ * failure after the rename is logged: the poster is in place. */
 static int cache_write(struct poster_cache *pc, int64_t id, const struct poster_image *img,
                        struct error *err)
 {
-    char tmp[4200], path[4200];
+    char tmp[4200], path[4200], other[4200];
     int fd, e;
 
     snprintf(tmp, sizeof(tmp), "%s/.tmp-%lld-XXXXXX", pc->dir, (long long)id);
@@ -571,6 +656,15 @@ static int cache_write(struct poster_cache *pc, int64_t id, const struct poster_
         unlink(tmp);
         return error_set(err, ERR_IO, "cannot write '%s': %s", path, strerror(e));
     }
+    cache_path(pc, id, !strcmp(img->type, "image/png") ? "image/jpeg" : "image/png", other,
+               sizeof(other));
+    if (unlink(other) != 0 && errno != ENOENT)
+        plog(pc, "posters: cannot remove '%s': %s", other, strerror(errno));
+    fd = open(pc->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        plog(pc, "posters: cannot sync the folder '%s': %s", pc->dir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
     return 0;
 }
 
@@ -612,11 +706,13 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 
 enum got { GOT_OK, GOT_NET, GOT_TOO_LARGE, GOT_NOMEM };
 
-/* GET url into s (at most s->max bytes) before the monotonic deadline;
- * *status the HTTP status. On GOT_NET, why says what went wrong (never
- * the URL: it may hold the key). */
+/* GET url into s (at most s->max bytes) before the monotonic deadline,
+ * following up to 3 redirects when follow is set; *status the HTTP status.
+ * On GOT_NET, why says what went wrong (never the URL: it may hold the
+ * key). */
 static enum got http_get(const struct poster_cache *pc, const char *url, const char *auth,
-                         double deadline, struct sink *s, long *status, char *why, size_t cap)
+                         int follow, double deadline, struct sink *s, long *status, char *why,
+                         size_t cap)
 {
     char ebuf[CURL_ERROR_SIZE];
     struct curl_slist *hdr = NULL;
@@ -651,7 +747,7 @@ static enum got http_get(const struct poster_cache *pc, const char *url, const c
     SET(CURLOPT_CONNECTTIMEOUT_MS, pc->o.connect_ms < left ? pc->o.connect_ms : left);
     SET(CURLOPT_TIMEOUT_MS, left);
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max);
-    SET(CURLOPT_FOLLOWLOCATION, 1L);
+    SET(CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
     SET(CURLOPT_MAXREDIRS, 3L);
     SET(CURLOPT_USERAGENT, "movierec/0.1");
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -712,7 +808,8 @@ static enum outcome fetch(struct poster_cache *pc, int64_t id, struct poster_ima
         plog(pc, "posters: %s", err.msg);
         return FETCH_MISSING;
     }
-    g = http_get(pc, url, auth, deadline, &s, &status, net, sizeof(net));
+    /* no redirects: the key (in the URL or the header) would go along */
+    g = http_get(pc, url, auth, 0, deadline, &s, &status, net, sizeof(net));
     explicit_bzero(url, sizeof(url));
     explicit_bzero(auth, sizeof(auth));
     if (g == GOT_NET) {
@@ -728,7 +825,9 @@ static enum outcome fetch(struct poster_cache *pc, int64_t id, struct poster_ima
         r = FETCH_MISSING; /* TMDB does not know the id */
     } else if (status != 200) {
         snprintf(why, cap, "TMDB answered HTTP %ld%s", status,
-                 status == 401 ? " (is the key right?)" : "");
+                 status == 401                    ? " (is the key right?)"
+                 : status >= 300 && status < 400 ? " (a redirect: not followed with the key)"
+                                                  : "");
         r = FETCH_FAILED;
     } else {
         int rc = poster_tmdb_parse(s.p ? s.p : "", s.len, path, sizeof(path), &err);
@@ -752,7 +851,7 @@ static enum outcome fetch(struct poster_cache *pc, int64_t id, struct poster_ima
         plog(pc, "posters: the image address is too long");
         return FETCH_MISSING;
     }
-    g = http_get(pc, url, NULL, deadline, &s, &status, net, sizeof(net));
+    g = http_get(pc, url, NULL, 1, deadline, &s, &status, net, sizeof(net));
     if (g == GOT_NET) {
         snprintf(why, cap, "the TMDB image server is unreachable (%s)", net);
         r = FETCH_FAILED;
@@ -785,15 +884,42 @@ static enum outcome fetch(struct poster_cache *pc, int64_t id, struct poster_ima
 static void know(struct poster_cache *pc, int64_t id, int st)
 {
     pthread_rwlock_wrlock(&pc->lk);
-    idmap_set(&pc->known, id, st);
+    idmap_set(&pc->known, id, entry_next(idmap_get(&pc->known, id), st));
     pthread_rwlock_unlock(&pc->lk);
+}
+
+/* id's entry (ST() gives its state) */
+static int known(struct poster_cache *pc, int64_t id)
+{
+    int e;
+    pthread_rwlock_rdlock(&pc->lk);
+    e = idmap_get(&pc->known, id);
+    pthread_rwlock_unlock(&pc->lk);
+    return e;
+}
+
+/* The cached poster of id, whose entry was e (ST_JPG or ST_PNG), into
+ * img: cache_read()'s answer. A file gone or damaged is forgotten, unless
+ * the entry has changed meanwhile (another thread has forgotten it, or
+ * fetched and recorded a fresh poster). */
+static int read_cached(struct poster_cache *pc, int64_t id, int e, struct poster_image *img,
+                       struct error *err)
+{
+    int rc = cache_read(pc, id, ST(e) == ST_JPG ? "image/jpeg" : "image/png", img, err);
+    if (rc == ERR_NOTFOUND) {
+        pthread_rwlock_wrlock(&pc->lk);
+        if (idmap_get(&pc->known, id) == e) /* idmap_set cannot fail: the id is there */
+            idmap_set(&pc->known, id, entry_next(e, ST_NONE));
+        pthread_rwlock_unlock(&pc->lk);
+    }
+    return rc; /* 0; or ERR_IO, ERR_NOMEM: the file may be fine, it stays */
 }
 
 int poster_cache_get(struct poster_cache *pc, int64_t tmdb_id, struct poster_image *img,
                      struct error *err)
 {
     char why[CURL_ERROR_SIZE + 128];
-    int k, slot = -1, log_backoff = 0, rc;
+    int e, slot = -1, log_backoff = 0, rc;
     struct error werr = {0};
     enum outcome r;
     double now;
@@ -801,20 +927,30 @@ int poster_cache_get(struct poster_cache *pc, int64_t tmdb_id, struct poster_ima
     memset(img, 0, sizeof(*img));
     if (!pc || tmdb_id <= 0)
         return error_set(err, ERR_NOTFOUND, "no TMDB id");
-    pthread_rwlock_rdlock(&pc->lk);
-    k = idmap_get(&pc->known, tmdb_id);
-    pthread_rwlock_unlock(&pc->lk);
-    if (k == ST_JPG || k == ST_PNG) {
-        if (cache_read(pc, tmdb_id, k == ST_JPG ? "image/jpeg" : "image/png", img) == 0)
-            return 0;
-        know(pc, tmdb_id, ST_NONE); /* deleted or damaged: fetch it again */
+    e = known(pc, tmdb_id);
+    if (ST(e) == ST_JPG || ST(e) == ST_PNG) {
+        if ((rc = read_cached(pc, tmdb_id, e, img, err)) != ERR_NOTFOUND)
+            return rc;
+        /* deleted or damaged: fetch it again */
     }
-    if (k == ST_MISSING)
+    if (ST(e) == ST_MISSING)
         return error_set(err, ERR_NOTFOUND, "TMDB has no poster for this movie");
     if (!pc->key)
         return error_set(err, ERR_NOTFOUND, "posters are not fetched: no TMDB key");
 
     pthread_mutex_lock(&pc->mu);
+    /* Another thread may have finished this id since the look-up above:
+     * look again. A fetch records its outcome before it frees its slot,
+     * under mu, so what is read here is final unless a slot holds the id. */
+    e = known(pc, tmdb_id);
+    if (ST(e) != ST_NONE) {
+        pthread_mutex_unlock(&pc->mu);
+        if (ST(e) == ST_MISSING)
+            return error_set(err, ERR_NOTFOUND, "TMDB has no poster for this movie");
+        if ((rc = read_cached(pc, tmdb_id, e, img, err)) != ERR_NOTFOUND)
+            return rc;
+        return error_set(err, ERR_NOTFOUND, "this poster has just changed; try again");
+    }
     now = mono_now();
     if (now < pc->backoff_until) {
         int wait = (int)(pc->backoff_until - now) + 1;

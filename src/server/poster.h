@@ -3,7 +3,8 @@
  * disk: one concern, the cache and the fetches that fill it.
  *
  * The cache is a folder (<home>/posters/) of <tmdb_id>.jpg or .png files,
- * each written atomically (a temporary file, then rename). At open the
+ * each written atomically (a temporary file, then rename, then the file of
+ * the other type removed and the folder synced). At open the
  * folder is read into an in-memory set, so that asking whether a movie has
  * a poster (poster_cache_state, on the path of every movie list) is a
  * lookup in memory and never a stat().
@@ -12,10 +13,12 @@
  * (poster_cache_get): GET {api}/movie/{tmdb_id} for its poster_path, then
  * {images}{poster_path}. A key that looks like a v4 read-access token (a
  * JWT: "eyJ...") goes in "Authorization: Bearer", any other as the v3
- * "api_key=" query parameter. Limits: connect 3 s, 8 s for both requests
- * together, at most max_fetches at once (one more answers "no poster now"
- * rather than waiting), images of at most POSTER_MAX_BYTES that start with
- * the JPEG or PNG magic, a poster_path that is a plain "/name.ext".
+ * "api_key=" query parameter; the API request, which carries the key,
+ * follows no redirect (the image request up to 3). Limits: connect 3 s,
+ * 8 s for both requests together, at most max_fetches at once (one more
+ * answers "no poster now" rather than waiting), images of at most
+ * POSTER_MAX_BYTES that start with the JPEG or PNG magic, a poster_path
+ * that is a plain "/name.ext".
  * Remembered in memory for the run: ids TMDB has no usable poster for
  * (never asked again), and after a network or HTTP failure no fetch at all
  * for backoff_s seconds (one log line per back-off). Without a key nothing
@@ -74,7 +77,7 @@ struct poster_opts {
     const char *key;    /* TMDB key; NULL or "": nothing is fetched */
     const char *api;    /* NULL: POSTER_API_DEFAULT */
     const char *images; /* NULL: POSTER_IMAGES_DEFAULT */
-    int max_fetches;    /* at once; 0: 4 */
+    int max_fetches;    /* at once; 0: 4 (a server: poster_max_fetches) */
     int backoff_s;      /* no fetch this long after a failure; 0: 60 */
     long connect_ms;    /* 0: 3000 */
     long total_ms;      /* both requests of one poster together; 0: 8000 */
@@ -85,12 +88,19 @@ struct poster_opts {
 };
 void poster_opts_default(struct poster_opts *o);
 
+/* max_fetches for a server with `threads` request threads: a quarter of
+ * them, at least 1 and at most 4. A fetch holds its thread for up to
+ * total_ms, so a page of posters must leave the other threads free. */
+int poster_max_fetches(int threads);
+
 struct poster_cache;
 
 /* Opens the cache folder dir (created when a key is given and it is
  * missing), reads its posters into memory and removes leftover temporary
- * files. The key must be printable ASCII without spaces. Call before
- * starting threads (it initialises libcurl). */
+ * files. The key must be printable ASCII without spaces, and the
+ * addresses http:// or https:// and short enough for every request built
+ * from them (ERR_USAGE otherwise, checked here rather than at each fetch).
+ * Call before starting threads (it initialises libcurl). */
 int poster_cache_open(struct poster_cache **out, const char *dir, const struct poster_opts *o,
                       struct error *err);
 void poster_cache_close(struct poster_cache *pc);
@@ -113,7 +123,9 @@ struct poster_image {
  * ERR_NOTFOUND, with why in err in words fit for a client ("TMDB has no
  * poster for this movie", "posters are not fetched: no TMDB key", "TMDB is
  * unreachable; trying again in 42 s", "too many posters being fetched"),
- * or ERR_NOMEM / ERR_IO. */
+ * or ERR_NOMEM / ERR_IO. A cached file that is gone or damaged is
+ * forgotten (and fetched again); one that cannot be read now (no file
+ * descriptor left, a read error) gives ERR_IO and stays cached. */
 int poster_cache_get(struct poster_cache *pc, int64_t tmdb_id, struct poster_image *img,
                      struct error *err);
 void poster_image_free(struct poster_image *img);
@@ -125,6 +137,7 @@ struct poster_stats {
     long fetched;   /* of them, posters cached */
     long failures;  /* of them, network or HTTP failures (each starts a back-off) */
     int fetching;   /* now */
+    int max_fetches;
     int has_key;
 };
 void poster_cache_stats(struct poster_cache *pc, struct poster_stats *st);

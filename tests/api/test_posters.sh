@@ -12,7 +12,9 @@
 # key; the v4 token as Bearer (no api_key in the URL); --tmdb-key-file;
 # TMDB unreachable: 404 at once, one log line, no retry during the
 # back-off; replies refused: no poster, bad JSON, a poster_path with
-# "../", a body that is not an image, an image over 2 MB, an unknown id.
+# "../", a body that is not an image, an image over 2 MB, an unknown id;
+# options refused (exit 2 for a usage error); at the end, neither key in
+# any server output, the access log or a 404's body.
 set -u
 mr=$1
 . "$(dirname "$0")/../lib/servers.sh"
@@ -97,6 +99,7 @@ stop_server() {
     kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     pid=""
     cat "$tmp/serve.err" >>"$tmp/serve-all.err"
+    cat "$tmp/serve.out" >>"$tmp/serve-all.out"
 }
 
 # get PATH: sets $code, $ctype, $cache; body in $tmp/body
@@ -105,6 +108,7 @@ get() {
     code=$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' "$tmp/head")
     ctype=$(sed -n 's/^[Cc]ontent-[Tt]ype: *\([^\r]*\).*/\1/p' "$tmp/head")
     cache=$(sed -n 's/^[Cc]ache-[Cc]ontrol: *\([^\r]*\).*/\1/p' "$tmp/head")
+    [ "$code" = 404 ] && cat "$tmp/body" >>"$tmp/bodies-404"
 }
 expect() {
     want=$1 filter=$2 what=$3
@@ -142,7 +146,14 @@ stop_server
 export MOVIEREC_TMDB_KEY=v3testkey0123
 start_server --tmdb-api "$api" --tmdb-images "$api/img"
 grep -q "posters: on (TMDB v3 key" "$tmp/serve.err" || bad "the start does not say posters are on"
-grep -q "v3testkey0123" "$tmp/serve.out" "$tmp/serve.err" && bad "the key is in the server's output"
+# the key left the server's environment (children do not inherit it) and its bytes
+if [ -r "/proc/$pid/environ" ]; then
+    tr '\0' '\n' <"/proc/$pid/environ" | grep -q "v3testkey0123" &&
+        bad "the key is still in /proc/<pid>/environ"
+fi
+# --threads 4: one fetch at a time, so a page of posters leaves three threads free
+grep -q "posters: on (TMDB v3 key; at most 1 fetch at once;" "$tmp/serve.err" ||
+    bad "--threads 4 does not cap the fetches at 1: $(grep posters "$tmp/serve.err")"
 [ "$(poster_url "$M_JPG")" = "$(purl "$M_JPG")" ] ||
     bad "key: poster_url of a movie with a TMDB id is not its poster route"
 [ "$(fetched "$T_JPG")" = 0 ] || bad "listing a movie fetched its poster"
@@ -249,19 +260,45 @@ get "$(purl "$M_LATER")"
 stop_server
 
 # ---- options ----
-timeout 20 "$mr" --home "$H" serve --tmdb-key abc >/dev/null 2>"$tmp/err"
+# opt_run ARGS...: a serve that must refuse to start; stderr in $tmp/err and
+# kept for the check that no key leaks
+opt_run() {
+    timeout 20 "$@" >/dev/null 2>"$tmp/err"
+    _rc=$?
+    cat "$tmp/err" >>"$tmp/serve-all.err"
+    return $_rc
+}
+opt_run "$mr" --home "$H" serve --tmdb-key abc
 [ $? -eq 2 ] && grep -q "ps" "$tmp/err" && ok || bad "--tmdb-key on the command line was not refused"
-timeout 20 "$mr" --home "$H" serve --tmdb-key-file "$tmp/nope" >/dev/null 2>"$tmp/err"
+opt_run "$mr" --home "$H" serve --tmdb-key-file "$tmp/nope"
 [ $? -eq 1 ] && grep -q "cannot open the TMDB key file" "$tmp/err" && ok ||
     bad "a missing key file: $(cat "$tmp/err")"
 : >"$tmp/empty"
-timeout 20 "$mr" --home "$H" serve --tmdb-key-file "$tmp/empty" >/dev/null 2>"$tmp/err"
+opt_run "$mr" --home "$H" serve --tmdb-key-file "$tmp/empty"
 [ $? -eq 1 ] && grep -q "is empty" "$tmp/err" && ok || bad "an empty key file: $(cat "$tmp/err")"
-timeout 20 "$mr" --home "$H" serve --tmdb-api ftp://x >/dev/null 2>"$tmp/err"
+opt_run "$mr" --home "$H" serve --tmdb-api ftp://x
 [ $? -eq 2 ] && ok || bad "--tmdb-api ftp:// was taken"
-MOVIEREC_TMDB_KEY='has space' timeout 20 "$mr" --home "$H" serve --port 0 >/dev/null 2>"$tmp/err"
-[ $? -eq 1 ] && grep -q "printable ASCII" "$tmp/err" && ok || bad "a key with a space: $(cat "$tmp/err")"
+opt_run env MOVIEREC_TMDB_KEY='has space' "$mr" --home "$H" serve --port 0
+[ $? -eq 2 ] && grep -q "printable ASCII" "$tmp/err" && ok || bad "a key with a space: $(cat "$tmp/err")"
+# an address too long for any request: refused at the start, not at every fetch
+long="http://$(printf '%03000d' 0)"
+opt_run env MOVIEREC_TMDB_KEY=v3testkey0123 "$mr" --home "$H" serve --port 0 --tmdb-api "$long"
+[ $? -eq 2 ] && grep -q "error: the TMDB API address is too long" "$tmp/err" && ok ||
+    bad "a --tmdb-api too long: $(head -c 300 "$tmp/err")"
+opt_run "$mr" --home "$H" serve --port 0 --tmdb-images "$long"
+[ $? -eq 2 ] && grep -q "error: the TMDB image address is too long" "$tmp/err" && ok ||
+    bad "a --tmdb-images too long: $(head -c 300 "$tmp/err")"
 
+# ---- the keys never leave: not in any server output, the access log, or a 404's body ----
+grep -q "posters: on (TMDB v3 key" "$tmp/serve-all.err" && grep -q "posters: on (TMDB v4 token" \
+    "$tmp/serve-all.err" && grep -q "TMDB unreachable" "$tmp/serve-all.err" &&
+    grep -q "/poster\"" "$tmp/access.log" && grep -q "no_poster" "$tmp/bodies-404" && ok ||
+    bad "the leak check would look at too little"
+for k in v3testkey0123 eyJhbGciOiJIUzI1NiJ9.e30.c2ln; do
+    for f in "$tmp/serve-all.err" "$tmp/serve-all.out" "$tmp/access.log" "$tmp/bodies-404"; do
+        grep -q "$k" "$f" && bad "the key $k is in $(basename "$f")"
+    done
+done
 grep -q "Sanitizer\|runtime error" "$tmp/serve-all.err" && bad "a sanitizer report from the server"
 [ "$fail" -eq 0 ] || { echo "the server's messages:"; cat "$tmp/serve-all.err"; }
 echo "posters: $pass passed, $fail failed"
