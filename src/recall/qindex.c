@@ -71,10 +71,13 @@ static float quant_factor(const float *x /* (dim,) */, int dim, float *s)
     return 127.0f / amax;
 }
 
-/* round(x / s), clamped to [-127, 127]; inv = 1 / s */
+/* round(x / s), clamped to [-127, 127]; inv = 1 / s. A NaN x gives 0
+ * (casting NaN to an integer is undefined). */
 static int8_t quant1(float x, float inv)
 {
     float v = roundf(x * inv);
+    if (isnan(v))
+        return 0;
     return (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
 }
 

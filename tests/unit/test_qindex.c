@@ -786,6 +786,39 @@ static void test_nan_rows(void **state)
     free(b);
 }
 
+/* Rows with one NaN value: quantised with that value as 0 (no NaN reaches
+ * the int8 cast), their exact score is NaN, so they rank last, the same in
+ * both paths. */
+static void test_partly_nan_rows(void **state)
+{
+    (void)state;
+    const int n = 300, dim = 24, k = n;
+    rng_state = 7;
+    float *v = random_units(n, dim), *query = random_units(1, dim);
+    struct cand *a = malloc((size_t)n * sizeof(*a)), *b = malloc((size_t)n * sizeof(*b));
+    struct qindex qx;
+    struct error err = {0};
+    assert_true(a && b);
+    v[(size_t)10 * dim + 3] = NAN;
+    v[(size_t)200 * dim + dim - 1] = NAN;
+    assert_int_equal(qindex_build(&qx, v, n, dim, &err), 0);
+    void *sa = scratch_for(&qx), *sb = scratch_for(&qx);
+    assert_int_equal(qindex_topk(&qx, query, NULL, -1, k, 32, a, sa), k);
+    assert_int_equal(qindex_topk_ref(&qx, query, NULL, -1, k, 32, b, sb), k);
+    for (int i = 0; i < k; i++)
+        assert_int_equal(a[i].movie, b[i].movie);
+    assert_true(isnan(a[k - 2].score) && isnan(a[k - 1].score));
+    assert_int_equal(a[k - 2].movie, 10);
+    assert_int_equal(a[k - 1].movie, 200);
+    free(sa);
+    free(sb);
+    qindex_free(&qx);
+    free(v);
+    free(query);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -796,7 +829,7 @@ int main(void)
         cmocka_unit_test(test_eig_known),        cmocka_unit_test(test_reduced_exact_low_rank),
         cmocka_unit_test(test_reduced_fallbacks), cmocka_unit_test(test_reduced_quality),
         cmocka_unit_test(test_topk_matches_ref), cmocka_unit_test(test_topk_sample_fallback),
-        cmocka_unit_test(test_nan_rows),
+        cmocka_unit_test(test_nan_rows),         cmocka_unit_test(test_partly_nan_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
